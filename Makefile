@@ -1,0 +1,56 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt | cksum | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Django 6 needs Python >= 3.12: take python3 if new enough, else a versioned or pyenv interpreter.
+PYTHON ?= $(shell \
+	for p in python3 python3.13 python3.12 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3 \
+	         $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3; do \
+	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+	    command -v $$p; break; fi; done)
+
+# Development defaults; production sets these in its environment (see README).
+export DJANGO_DEBUG ?= 1
+export DJANGO_SECRET_KEY ?= dev-only-insecure-key-for-make-run-and-tests
+
+.PHONY: run test install demo lint messages clean
+
+$(STAMP):
+	@if [ -z "$(PYTHON)" ]; then echo "Python 3.12 or newer is needed (3.13 recommended); none found." >&2; exit 1; fi
+	@echo "Creating $(VENV) with $(PYTHON)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -r requirements/dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+demo: install
+	@$(BIN)/python manage.py migrate --noinput -v 0
+	@$(BIN)/python manage.py load_demo
+
+run: demo
+	@echo ""
+	@echo "  Reader page:  http://$(HOST):$(PORT)/live/wahlabend-demo/"
+	@echo "  Editors' desk: http://$(HOST):$(PORT)/admin/   login: redaktion / liveblog-demo"
+	@echo ""
+	@$(BIN)/daphne -b $(HOST) -p $(PORT) liveblog.asgi:application
+
+test: install
+	@$(BIN)/python manage.py collectstatic --noinput -v 0
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	@$(BIN)/ruff check .
+
+messages: install
+	@$(BIN)/python manage.py makemessages -l de -l en --ignore=.venv --ignore=node_modules
+	@$(BIN)/python manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .test_db.sqlite3 media staticfiles

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.liveblog_list, name="liveblog-list"),
+    path("live/<slug:slug>/", views.liveblog_detail, name="liveblog-detail"),
+    path("live/<slug:slug>/posts/<int:pk>/", views.post_detail, name="post-detail"),
+]
