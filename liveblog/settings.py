@@ -103,7 +103,9 @@ DATABASES = {
 # Live-server tests run Daphne in a child process that must find the same test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DJANGO_TEST_DATABASE", "test_liveblog")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"]["TEST"]["NAME"] = str(BASE_DIR / ".test_db.sqlite3")
+    DATABASES["default"]["TEST"]["NAME"] = os.environ.get(
+        "DJANGO_TEST_DATABASE", str(BASE_DIR / ".test_db.sqlite3")
+    )
     # SQLite serializes writers; wait for the lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
@@ -213,6 +215,7 @@ PROSE_EDITOR_EXTENSIONS = {
     "Link": {"enableTarget": False},
     "BulletList": True,
     "OrderedList": True,
+    "ListItem": True,
     "Blockquote": True,
     "HardBreak": True,
     "History": True,

@@ -21,6 +21,9 @@ class StaffFactory(UserFactory):
 
 
 class EditorFactory(StaffFactory):
+    class Meta:
+        skip_postgeneration_save = True
+
     @factory.post_generation
     def editors_group(self, create, extracted, **kwargs):
         if create:
