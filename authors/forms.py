@@ -8,9 +8,12 @@ from .models import Author
 
 class AuthorForm(forms.ModelForm):
     avatar_upload = forms.FileField(
-        label=_("Avatar"), required=False,
-        help_text=_("A portrait: JPEG, PNG, GIF or WebP, at most 10 MB. Cropped square; location data "
-                    "and other metadata are removed."),
+        label=_("Avatar"),
+        required=False,
+        help_text=_(
+            "A portrait: JPEG, PNG, GIF or WebP, at most 10 MB. Cropped square; location data "
+            "and other metadata are removed."
+        ),
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/gif,image/webp"}),
     )
     remove_avatar = forms.BooleanField(label=_("Remove the avatar"), required=False)

@@ -9,6 +9,7 @@ decoded, so a decompression bomb costs a few kilobytes of reading, not gigabytes
 from __future__ import annotations
 
 import io
+import math
 import secrets
 import warnings
 from dataclasses import dataclass, field
@@ -57,8 +58,13 @@ def rendition_of(name: str, size: int) -> str:
 
 
 def delete_renditions(name: str, sizes: tuple[int, ...]) -> None:
-    for size in sizes:
-        default_storage.delete(rendition_of(name, size))
+    """Delete `name` and its renditions at `sizes` (missing files are skipped).
+
+    `name` itself is deleted too: a photo narrower than the largest of PHOTO_WIDTHS has its
+    largest rendition at its own width, which is in no list of sizes.
+    """
+    for stored in dict.fromkeys([name, *(rendition_of(name, size) for size in sizes)]):
+        default_storage.delete(stored)
 
 
 def _open(upload) -> Image.Image:
@@ -72,7 +78,8 @@ def _open(upload) -> Image.Image:
         raise ValidationError(
             _("The file is %(size)s MB; images may be at most %(max)s MB."),
             code="too_large",
-            params={"size": round(size / 1024 / 1024, 1), "max": max_bytes // 1024 // 1024},
+            # Rounded up: 10 MB + 1 byte reads "10.1 MB", not "10.0 MB" against a limit of 10 MB.
+            params={"size": math.ceil(size * 10 / 1024 / 1024) / 10, "max": max_bytes // 1024 // 1024},
         )
     upload.seek(0)
     head = upload.read(512).lstrip().lower()
@@ -104,17 +111,16 @@ def _open(upload) -> Image.Image:
             params={"format": fmt},
         )
     if width * height > settings.MAX_IMAGE_PIXELS:
-        raise ValidationError(
-            _("The image has too many pixels to be processed safely."), code="bomb"
-        )
+        raise ValidationError(_("The image has too many pixels to be processed safely."), code="bomb")
     try:
         image.load()
     except (OSError, SyntaxError, ValueError):
-        raise ValidationError(
-            _("The image file is damaged and cannot be read."), code="damaged"
-        ) from None
+        raise ValidationError(_("The image file is damaged and cannot be read."), code="damaged") from None
     # Phones store rotation in EXIF; apply it before EXIF is dropped.
     image = ImageOps.exif_transpose(image)
+    if image.mode.startswith("I"):
+        # 16-bit greyscale (PNG): scale to 8 bits; a plain convert() clips everything to white.
+        image = image.convert("I").point(lambda v: v * (1 / 256), "L")
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
     return image
@@ -146,7 +152,10 @@ def process_photo(upload) -> ProcessedImage:
         if target >= width:
             renditions[width] = _encode(image)
             break
-        scaled = image.resize((target, round(height * target / width)), Image.Resampling.LANCZOS)
+        # At least 1 px high: a very wide panorama would otherwise scale to height 0 and crash.
+        scaled = image.resize((target, max(1, round(height * target / width))), Image.Resampling.LANCZOS)
         renditions[target] = _encode(scaled)
     largest = max(renditions)
-    return ProcessedImage(width=largest, height=round(height * largest / width), renditions=renditions)
+    return ProcessedImage(
+        width=largest, height=max(1, round(height * largest / width)), renditions=renditions
+    )

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import composer, services
-from .forms import PostForm
+from .forms import PostForm, media_with_nonce
 from .models import Event, LiveBlog, Post
 
 
@@ -31,26 +31,47 @@ class LiveBlogAdmin(admin.ModelAdmin):
     search_fields = ["title", "slug", "kicker", "teaser"]
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["successor"]
-    readonly_fields = ["state", "coverage_started_at", "coverage_ended_at", "last_seq", "created_at", "updated_at"]
+    readonly_fields = [
+        "state",
+        "coverage_started_at",
+        "coverage_ended_at",
+        "last_seq",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
         (None, {"fields": ["kicker", "title", "slug", "teaser", "state"]}),
         (_("Settings"), {"fields": ["language", "time_zone", "credit_line"]}),
         (_("After the coverage"), {"fields": ["topic_title", "topic_url", "successor"]}),
-        (_("Record"), {"classes": ["collapse"],
-                       "fields": ["coverage_started_at", "coverage_ended_at", "last_seq", "created_at", "updated_at"]}),
+        (
+            _("Record"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "coverage_started_at",
+                    "coverage_ended_at",
+                    "last_seq",
+                    "created_at",
+                    "updated_at",
+                ],
+            },
+        ),
     ]
     actions = ["go_live_action", "archive_action", "reopen_action"]
     change_form_template = "admin/posts/liveblog/change_form.html"
 
     def get_queryset(self, request):
         return (
-            super().get_queryset(request)
+            super()
+            .get_queryset(request)
             .annotate(post_total=Count("posts"), last_post=Max("posts__published_at"))
         )
 
     @admin.display(description=_("state"), ordering="state")
     def state_label(self, obj: LiveBlog) -> str:
-        return format_html('<span class="lb-state lb-state--{}">{}</span>', obj.state, obj.get_state_display())
+        return format_html(
+            '<span class="lb-state lb-state--{}">{}</span>', obj.state, obj.get_state_display()
+        )
 
     @admin.display(description=_("posts"), ordering="post_total")
     def post_count(self, obj: LiveBlog) -> int:
@@ -64,8 +85,10 @@ class LiveBlogAdmin(admin.ModelAdmin):
     def links(self, obj: LiveBlog) -> str:
         return format_html(
             '<a href="{}">{}</a> · <a href="{}">{}</a>',
-            reverse("admin:posts_liveblog_composer", args=[obj.pk]), _("Composer"),
-            obj.get_absolute_url(), _("Reader page"),
+            reverse("admin:posts_liveblog_composer", args=[obj.pk]),
+            _("Composer"),
+            obj.get_absolute_url(),
+            _("Reader page"),
         )
 
     def has_change_permission(self, request, obj=None):
@@ -78,10 +101,16 @@ class LiveBlogAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("<int:blog_id>/composer/", view(composer.composer_view), name="posts_liveblog_composer"),
-            path("<int:blog_id>/composer/posts/", view(composer.post_list_view),
-                 name="posts_liveblog_composer_posts"),
-            path("<int:blog_id>/composer/posts/<int:post_id>/<str:action>/", view(composer.post_action_view),
-                 name="posts_liveblog_composer_action"),
+            path(
+                "<int:blog_id>/composer/posts/",
+                view(composer.post_list_view),
+                name="posts_liveblog_composer_posts",
+            ),
+            path(
+                "<int:blog_id>/composer/posts/<int:post_id>/<str:action>/",
+                view(composer.post_action_view),
+                name="posts_liveblog_composer_action",
+            ),
             *super().get_urls(),
         ]
 
@@ -90,16 +119,20 @@ class LiveBlogAdmin(admin.ModelAdmin):
         if not request.user.has_perm(f"posts.{permission}"):
             raise PermissionDenied
         if request.POST.get("confirmed") != "yes":
-            return TemplateResponse(request, "admin/posts/liveblog/confirm_state_change.html", {
-                **self.admin_site.each_context(request),
-                "title": question,
-                "question": question,
-                "blogs": queryset,
-                "action": request.POST.get("action"),
-                "verb": verb,
-                "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            })
+            return TemplateResponse(
+                request,
+                "admin/posts/liveblog/confirm_state_change.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": question,
+                    "question": question,
+                    "blogs": queryset,
+                    "action": request.POST.get("action"),
+                    "verb": verb,
+                    "opts": self.model._meta,
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
         done = 0
         for blog in queryset:
             try:
@@ -108,31 +141,46 @@ class LiveBlogAdmin(admin.ModelAdmin):
             except ValidationError as error:
                 self.message_user(request, _error_text(error), messages.ERROR)
         if done:
-            self.message_user(request, ngettext("%(n)d live blog changed.", "%(n)d live blogs changed.", done)
-                              % {"n": done}, messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("%(n)d live blog changed.", "%(n)d live blogs changed.", done) % {"n": done},
+                messages.SUCCESS,
+            )
         return None
 
     @admin.action(description=_("Go live with the selected blogs"), permissions=["go_live"])
     def go_live_action(self, request, queryset):
         return self._confirm_and_run(
-            request, queryset, service=services.go_live, permission="go_live_liveblog",
-            verb=_("Go live"), question=_("Take these live blogs live? Readers will see them at once."),
+            request,
+            queryset,
+            service=services.go_live,
+            permission="go_live_liveblog",
+            verb=_("Go live"),
+            question=_("Take these live blogs live? Readers will see them at once."),
         )
 
     @admin.action(description=_("Archive the selected blogs"), permissions=["archive"])
     def archive_action(self, request, queryset):
         return self._confirm_and_run(
-            request, queryset, service=services.archive_blog, permission="archive_liveblog",
+            request,
+            queryset,
+            service=services.archive_blog,
+            permission="archive_liveblog",
             verb=_("Archive"),
-            question=_("Archive these live blogs? They become read-only and readers are pointed to "
-                       "the topic page."),
+            question=_(
+                "Archive these live blogs? They become read-only and readers are pointed to the topic page."
+            ),
         )
 
     @admin.action(description=_("Reopen the selected archived blogs"), permissions=["reopen"])
     def reopen_action(self, request, queryset):
         return self._confirm_and_run(
-            request, queryset, service=services.reopen_blog, permission="reopen_liveblog",
-            verb=_("Reopen"), question=_("Reopen these archived live blogs for new posts?"),
+            request,
+            queryset,
+            service=services.reopen_blog,
+            permission="reopen_liveblog",
+            verb=_("Reopen"),
+            question=_("Reopen these archived live blogs for new posts?"),
         )
 
     def has_go_live_permission(self, request):
@@ -174,16 +222,38 @@ class PostAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("post_authors__author")
 
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["media"] = media_with_nonce(context["media"], request)
+        return super().render_change_form(request, context, *args, **kwargs)
+
     def get_fieldsets(self, request, obj=None):
         # Built here rather than as a class attribute: "authors" is the form's ordered-authors
         # field, which the admin's static check would mistake for the through-model M2M.
-        image_fields = ["image_preview", "image_upload", "remove_image", "image_alt", "image_caption",
-                        "image_credit"]
+        image_fields = [
+            "image_preview",
+            "image_upload",
+            "remove_image",
+            "image_alt",
+            "image_caption",
+            "image_credit",
+        ]
         if obj is None:  # nothing to remove on a new post
             image_fields.remove("remove_image")
         return [
-            (None, {"fields": ["live_blog", "headline", "body", "authors", "is_important", "is_pinned",
-                               "base_version"]}),
+            (
+                None,
+                {
+                    "fields": [
+                        "live_blog",
+                        "headline",
+                        "body",
+                        "authors",
+                        "is_important",
+                        "is_pinned",
+                        "base_version",
+                    ]
+                },
+            ),
             (_("Image"), {"fields": image_fields}),
             (_("Details"), {"fields": ["source", "published_at"]}),
         ]
@@ -202,8 +272,11 @@ class PostAdmin(admin.ModelAdmin):
     def image_preview(self, obj: Post) -> str:
         if not obj or not obj.image:
             return "–"
-        return format_html('<img src="{}" alt="{}" width="240" class="lb-thumb">', obj.image_url(480)
-                           if obj.image_width and obj.image_width >= 480 else obj.image.url, obj.image_alt)
+        return format_html(
+            '<img src="{}" alt="{}" width="240" class="lb-thumb">',
+            obj.image_url(480) if obj.image_width and obj.image_width >= 480 else obj.image.url,
+            obj.image_alt,
+        )
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
@@ -224,16 +297,22 @@ class PostAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Post, form, change: bool) -> None:
         data = form.cleaned_data
         if not change:
-            services.publish_post(obj, authors=data["authors"], image=data.get("image_upload"),
-                                  actor=request.user)
+            services.publish_post(
+                obj, authors=data["authors"], image=data.get("image_upload"), actor=request.user
+            )
             return
         image = services.KEEP
         if data.get("image_upload"):
             image = data["image_upload"]
         elif data.get("remove_image"):
             image = None
-        services.update_post(obj, authors=data["authors"], image=image,
-                             expected_version=data.get("base_version"), actor=request.user)
+        services.update_post(
+            obj,
+            authors=data["authors"],
+            image=image,
+            expected_version=data.get("base_version"),
+            actor=request.user,
+        )
 
     def save_related(self, request, form, formsets, change) -> None:
         # Authors were written by the service, in byline order; the form's M2M save would reorder.
@@ -264,8 +343,11 @@ class PostAdmin(admin.ModelAdmin):
             except ValidationError as error:
                 self.message_user(request, f"{post}: {_error_text(error)}", messages.ERROR)
         if changed:
-            self.message_user(request, ngettext("%(n)d post changed.", "%(n)d posts changed.", changed)
-                              % {"n": changed}, messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("%(n)d post changed.", "%(n)d posts changed.", changed) % {"n": changed},
+                messages.SUCCESS,
+            )
 
     @admin.action(description=_("Mark as important"), permissions=["change"])
     def mark_important(self, request, queryset):

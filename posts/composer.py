@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import services
-from .forms import ComposerForm
+from .forms import ComposerForm, media_with_nonce
 from .models import LiveBlog, Post
 
 TEMPLATE = "admin/posts/liveblog/composer.html"
@@ -38,11 +38,13 @@ def _require(request, perm: str) -> None:
 
 def _context(request, blog: LiveBlog, form: ComposerForm | None = None) -> dict:
     posts = blog.posts.for_display()[:LIST_LIMIT]
+    form = form or _empty_form(request, blog)
     return {
         **admin.site.each_context(request),
         "title": _("Composer: %(title)s") % {"title": blog.title},
         "blog": blog,
-        "form": form or _empty_form(request, blog),
+        "form": form,
+        "form_media": media_with_nonce(form.media, request),
         "posts": posts,
         "opts": LiveBlog._meta,
         "can_post": request.user.has_perm("posts.add_post") and not blog.is_archived,
@@ -69,7 +71,9 @@ def composer_view(request, blog_id: int):
         data = form.cleaned_data
         try:
             post = services.publish_post(
-                form.save(commit=False), authors=data["authors"], image=data["image_upload"],
+                form.save(commit=False),
+                authors=data["authors"],
+                image=data["image_upload"],
                 actor=request.user,
             )
         except ValidationError as error:

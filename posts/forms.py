@@ -9,10 +9,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
+from django.middleware.csp import get_nonce
 from django.utils.formats import date_format
 from django.utils.html import strip_tags
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+from js_asset import Media
 
 from authors.models import Author
 from images.processing import process_photo
@@ -20,6 +22,11 @@ from images.processing import process_photo
 from .models import LiveBlog, Post
 
 IMAGE_ACCEPT = "image/jpeg,image/png,image/gif,image/webp"
+
+
+def media_with_nonce(media, request) -> Media:
+    """Form media whose inline import map carries the request's CSP nonce (else the editor is blocked)."""
+    return Media.from_media(media, nonce=get_nonce(request))
 
 
 class OrderedAuthorsField(forms.ModelMultipleChoiceField):
@@ -33,10 +40,13 @@ class OrderedAuthorsField(forms.ModelMultipleChoiceField):
 
 class PostForm(forms.ModelForm):
     authors = OrderedAuthorsField(
-        queryset=Author.objects.all(), required=False, label=_("Authors"),
+        queryset=Author.objects.all(),
+        required=False,
+        label=_("Authors"),
     )
     image_upload = forms.FileField(
-        label=_("Image"), required=False,
+        label=_("Image"),
+        required=False,
         help_text=_("JPEG, PNG, GIF or WebP, at most 10 MB. Stored re-encoded, without location data."),
         widget=forms.ClearableFileInput(attrs={"accept": IMAGE_ACCEPT}),
     )
@@ -48,8 +58,16 @@ class PostForm(forms.ModelForm):
         model = Post
         # Declared fields (authors, image_upload, remove_image, base_version) come on top of these.
         fields = [
-            "live_blog", "headline", "body", "is_important", "is_pinned",
-            "image_alt", "image_caption", "image_credit", "source", "published_at",
+            "live_blog",
+            "headline",
+            "body",
+            "is_important",
+            "is_pinned",
+            "image_alt",
+            "image_caption",
+            "image_credit",
+            "source",
+            "published_at",
         ]
 
     def __init__(self, *args, live_blog: LiveBlog | None = None, **kwargs):
@@ -99,8 +117,10 @@ class PostForm(forms.ModelForm):
         self.add_error(
             None,
             forms.ValidationError(
-                _("Someone else saved this post at %(time)s while you were editing. Their version: "
-                  "“%(headline)s” – %(text)s. Your text is kept below; save again to replace theirs."),
+                _(
+                    "Someone else saved this post at %(time)s while you were editing. Their version: "
+                    "“%(headline)s” – %(text)s. Your text is kept below; save again to replace theirs."
+                ),
                 code="conflict",
                 params={
                     "time": date_format(current.updated_at, "TIME_FORMAT"),
@@ -122,5 +142,14 @@ class ComposerForm(PostForm):
     class Meta(PostForm.Meta):
         fields = ["headline", "body", "is_important", "image_alt", "image_caption", "image_credit", "source"]
 
-    field_order = ["headline", "body", "authors", "is_important", "image_upload", "image_alt",
-                   "image_caption", "image_credit", "source"]
+    field_order = [
+        "headline",
+        "body",
+        "authors",
+        "is_important",
+        "image_upload",
+        "image_alt",
+        "image_caption",
+        "image_credit",
+        "source",
+    ]

@@ -40,15 +40,15 @@ class LiveBlog(models.Model):
     kicker = models.CharField(_("kicker"), max_length=120, blank=True)
     title = models.CharField(_("headline"), max_length=250)
     teaser = models.TextField(_("teaser"), blank=True)
-    state = models.CharField(
-        _("state"), max_length=10, choices=State, default=State.DRAFT, editable=False
-    )
+    state = models.CharField(_("state"), max_length=10, choices=State, default=State.DRAFT, editable=False)
     language = models.CharField(_("language"), max_length=2, choices=Language, default=Language.GERMAN)
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="Europe/Berlin", validators=[validate_time_zone]
     )
     topic_title = models.CharField(
-        _("topic page title"), max_length=200, blank=True,
+        _("topic page title"),
+        max_length=200,
+        blank=True,
         help_text=_("Where current coverage lives once this blog is archived."),
     )
     topic_url = models.URLField(_("topic page URL"), blank=True)
@@ -77,9 +77,11 @@ class LiveBlog(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("live blog")
         verbose_name_plural = _("live blogs")
-        permissions = [("go_live_liveblog", _("Can take a live blog live")),
-                       ("archive_liveblog", _("Can archive a live blog")),
-                       ("reopen_liveblog", _("Can reopen an archived live blog"))]
+        permissions = [
+            ("go_live_liveblog", _("Can take a live blog live")),
+            ("archive_liveblog", _("Can archive a live blog")),
+            ("reopen_liveblog", _("Can reopen an archived live blog")),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -142,7 +144,9 @@ class Post(models.Model):
     image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
     image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
     image_alt = models.CharField(
-        _("image description (alt text)"), max_length=300, blank=True,
+        _("image description (alt text)"),
+        max_length=300,
+        blank=True,
         help_text=_("What the image shows, for readers who cannot see it. Required with an image."),
     )
     image_caption = models.CharField(_("image caption"), max_length=300, blank=True)
@@ -155,8 +159,12 @@ class Post(models.Model):
     # Bumped on every change; an editor's save names the version they edited (optimistic locking).
     version = models.PositiveIntegerField(default=1, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        editable=False, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
     )
 
     objects = PostQuerySet.as_manager()

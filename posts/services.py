@@ -139,8 +139,10 @@ def update_post(
         raise ValidationError(_("This post was deleted and can no longer be changed."), code="deleted")
     if expected_version is not None and current.version != expected_version:
         raise EditConflictError(
-            _("Someone else saved this post while you were editing it. Compare both versions "
-              "and save again."),
+            _(
+                "Someone else saved this post while you were editing it. Compare both versions "
+                "and save again."
+            ),
             current=current,
         )
     post.body = clean_html(post.body)

@@ -31,15 +31,27 @@ def action_url(blog, post, action):
 def test_editor_logs_in_creates_blog_goes_live_and_publishes(client, editor):
     editor.set_password("s3cret-pass-phrase")
     editor.save()
-    response = client.post(reverse("admin:login"), {"username": editor.username, "password": "s3cret-pass-phrase",
-                                                    "next": "/admin/"})
+    response = client.post(
+        reverse("admin:login"),
+        {"username": editor.username, "password": "s3cret-pass-phrase", "next": "/admin/"},
+    )
     assert response.status_code == 302
 
-    response = client.post(reverse("admin:posts_liveblog_add"), {
-        "kicker": "Unwetter", "title": "Sturm über dem Norden", "slug": "sturm-norden", "teaser": "Alles Wichtige.",
-        "language": "de", "time_zone": "Europe/Berlin", "credit_line": "© dpa",
-        "topic_title": "", "topic_url": "", "successor": "",
-    })
+    response = client.post(
+        reverse("admin:posts_liveblog_add"),
+        {
+            "kicker": "Unwetter",
+            "title": "Sturm über dem Norden",
+            "slug": "sturm-norden",
+            "teaser": "Alles Wichtige.",
+            "language": "de",
+            "time_zone": "Europe/Berlin",
+            "credit_line": "© dpa",
+            "topic_title": "",
+            "topic_url": "",
+            "successor": "",
+        },
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     blog = LiveBlog.objects.get(slug="sturm-norden")
     assert blog.is_draft
@@ -54,10 +66,15 @@ def test_editor_logs_in_creates_blog_goes_live_and_publishes(client, editor):
     assert blog.is_live and blog.coverage_started_at
 
     author = AuthorFactory()
-    response = client.post(composer_url(blog), {
-        "headline": "Erste Böen erreichen die Küste", "body": "<p>Der Wind <strong>frischt</strong> auf.</p>",
-        "authors": [author.pk], "is_important": "on",
-    })
+    response = client.post(
+        composer_url(blog),
+        {
+            "headline": "Erste Böen erreichen die Küste",
+            "body": "<p>Der Wind <strong>frischt</strong> auf.</p>",
+            "authors": [author.pk],
+            "is_important": "on",
+        },
+    )
     assert response.status_code == 302
     post = Post.objects.get(live_blog=blog)
     assert post.is_important and post.ordered_authors == [author]
@@ -78,10 +95,16 @@ def test_composer_publishes_with_htmx_and_returns_fresh_form_and_list(editor_cli
 
 def test_failed_composer_save_keeps_every_field_and_shows_the_error(editor_client):
     blog = LiveBlogFactory()
-    response = editor_client.post(composer_url(blog), {
-        "headline": "", "body": "<p>Ein langer, mühsam getippter Text</p>", "source": "dpa",
-        "image_caption": "Bildunterschrift",
-    }, headers={"HX-Request": "true"})
+    response = editor_client.post(
+        composer_url(blog),
+        {
+            "headline": "",
+            "body": "<p>Ein langer, mühsam getippter Text</p>",
+            "source": "dpa",
+            "image_caption": "Bildunterschrift",
+        },
+        headers={"HX-Request": "true"},
+    )
     html = response.content.decode()
     assert 'id="id_headline_error"' in html
     assert "mühsam getippter Text" in html and 'value="dpa"' in html and 'value="Bildunterschrift"' in html
@@ -98,10 +121,16 @@ def test_image_without_alt_text_is_refused_with_a_field_error(editor_client):
 
 def test_composer_publishes_an_image_with_alt_text(editor_client, media_root):
     blog = LiveBlogFactory()
-    response = editor_client.post(composer_url(blog), {
-        "headline": "Mit Bild", "image_upload": png_upload(), "image_alt": "Ein rotes Rechteck",
-        "image_caption": "Rot", "image_credit": "Foto: Test",
-    })
+    response = editor_client.post(
+        composer_url(blog),
+        {
+            "headline": "Mit Bild",
+            "image_upload": png_upload(),
+            "image_alt": "Ein rotes Rechteck",
+            "image_caption": "Rot",
+            "image_credit": "Foto: Test",
+        },
+    )
     assert response.status_code == 302
     post = Post.objects.get()
     assert post.image.name.endswith(".webp") and (media_root / post.image.name).exists()
@@ -156,11 +185,22 @@ def test_edit_through_the_admin_change_form_goes_through_the_service(editor_clie
     blog = LiveBlogFactory()
     author = AuthorFactory()
     post = PostFactory(live_blog=blog, headline="Alt")
-    response = editor_client.post(reverse("admin:posts_post_change", args=[post.pk]), {
-        "live_blog": blog.pk, "headline": "Neu", "body": "<p>Neu<script>x()</script></p>",
-        "authors": [author.pk], "base_version": post.version, "published_at_0": "2026-11-25",
-        "published_at_1": "12:00:00", "image_alt": "", "image_caption": "", "image_credit": "", "source": "",
-    })
+    response = editor_client.post(
+        reverse("admin:posts_post_change", args=[post.pk]),
+        {
+            "live_blog": blog.pk,
+            "headline": "Neu",
+            "body": "<p>Neu<script>x()</script></p>",
+            "authors": [author.pk],
+            "base_version": post.version,
+            "published_at_0": "2026-11-25",
+            "published_at_1": "12:00:00",
+            "image_alt": "",
+            "image_caption": "",
+            "image_credit": "",
+            "source": "",
+        },
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     post.refresh_from_db()
     assert post.headline == "Neu" and post.body == "<p>Neu</p>" and post.edited_at
@@ -175,10 +215,17 @@ def test_stale_admin_edit_shows_a_conflict_and_keeps_the_editors_text(editor_cli
     from posts import services
 
     services.update_post(post)
-    response = editor_client.post(reverse("admin:posts_post_change", args=[post.pk]), {
-        "live_blog": blog.pk, "headline": "Meine Fassung", "body": "", "base_version": opened,
-        "published_at_0": "2026-11-25", "published_at_1": "12:00:00",
-    })
+    response = editor_client.post(
+        reverse("admin:posts_post_change", args=[post.pk]),
+        {
+            "live_blog": blog.pk,
+            "headline": "Meine Fassung",
+            "body": "",
+            "base_version": opened,
+            "published_at_0": "2026-11-25",
+            "published_at_1": "12:00:00",
+        },
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert "Von der Kollegin" in html and 'value="Meine Fassung"' in html
@@ -196,16 +243,32 @@ def test_admin_add_form_preselects_the_editors_own_author(editor_client, editor)
 def test_admin_add_form_publishes_with_every_field(editor_client, media_root):
     blog = LiveBlogFactory()
     first, second = AuthorFactory(), AuthorFactory()
-    response = editor_client.post(reverse("admin:posts_post_add"), {
-        "live_blog": blog.pk, "headline": "Vollständig", "body": "<p>Alles</p>",
-        "authors": [second.pk, first.pk], "is_important": "on", "is_pinned": "on",
-        "image_upload": png_upload(), "image_alt": "Rot", "image_caption": "Eine Fläche",
-        "image_credit": "Foto: Test", "source": "dpa",
-        "published_at_0": "2026-11-25", "published_at_1": "12:00:00",
-    })
+    response = editor_client.post(
+        reverse("admin:posts_post_add"),
+        {
+            "live_blog": blog.pk,
+            "headline": "Vollständig",
+            "body": "<p>Alles</p>",
+            "authors": [second.pk, first.pk],
+            "is_important": "on",
+            "is_pinned": "on",
+            "image_upload": png_upload(),
+            "image_alt": "Rot",
+            "image_caption": "Eine Fläche",
+            "image_credit": "Foto: Test",
+            "source": "dpa",
+            "published_at_0": "2026-11-25",
+            "published_at_1": "12:00:00",
+        },
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     post = Post.objects.get()
-    assert (post.is_important, post.is_pinned, post.source, post.image_credit) == (True, True, "dpa", "Foto: Test")
+    assert (post.is_important, post.is_pinned, post.source, post.image_credit) == (
+        True,
+        True,
+        "dpa",
+        "Foto: Test",
+    )
     assert post.ordered_authors == [second, first]
     assert post.image
 
@@ -226,9 +289,18 @@ def test_archived_blog_is_read_only_in_the_admin_and_composer(editor_client):
     response = editor_client.post(reverse("admin:posts_post_change", args=[post.pk]), {"headline": "x"})
     assert response.status_code == 403
     editor_client.post(action_url(blog, post, "delete"))
-    assert editor_client.post(reverse("admin:posts_post_add"), {
-        "live_blog": blog.pk, "headline": "x", "published_at_0": "2026-11-25", "published_at_1": "12:00:00",
-    }).status_code == 200
+    assert (
+        editor_client.post(
+            reverse("admin:posts_post_add"),
+            {
+                "live_blog": blog.pk,
+                "headline": "x",
+                "published_at_0": "2026-11-25",
+                "published_at_1": "12:00:00",
+            },
+        ).status_code
+        == 200
+    )
     post.refresh_from_db()
     assert post.deleted_at is None
     assert Post.objects.count() == 1 and not Event.objects.exists()
@@ -240,15 +312,21 @@ def test_archive_action_asks_first_then_archives(editor_client):
     editor_client.post(changelist, {"action": "archive_action", "_selected_action": [blog.pk]})
     blog.refresh_from_db()
     assert blog.is_live
-    editor_client.post(changelist, {"action": "archive_action", "_selected_action": [blog.pk], "confirmed": "yes"})
+    editor_client.post(
+        changelist, {"action": "archive_action", "_selected_action": [blog.pk], "confirmed": "yes"}
+    )
     blog.refresh_from_db()
     assert blog.is_archived and blog.coverage_ended_at
 
 
 @pytest.mark.parametrize(
     "url_name",
-    ["admin:posts_liveblog_changelist", "admin:posts_post_changelist", "admin:posts_post_add",
-     "admin:authors_author_changelist"],
+    [
+        "admin:posts_liveblog_changelist",
+        "admin:posts_post_changelist",
+        "admin:posts_post_add",
+        "admin:authors_author_changelist",
+    ],
 )
 def test_staff_without_editors_group_is_refused(client, url_name):
     client.force_login(StaffFactory())

@@ -52,8 +52,13 @@ def test_each_service_writes_its_event(sent, django_capture_on_commit_callbacks)
         services.delete_post(post)
         services.archive_blog(blog)
     assert kinds(blog) == [
-        (1, "blog.live"), (2, "post.created"), (3, "post.updated"), (4, "post.important"),
-        (5, "post.pinned"), (6, "post.deleted"), (7, "blog.archived"),
+        (1, "blog.live"),
+        (2, "post.created"),
+        (3, "post.updated"),
+        (4, "post.important"),
+        (5, "post.pinned"),
+        (6, "post.deleted"),
+        (7, "blog.archived"),
     ]
     assert len(sent) == 7
     blog.refresh_from_db()

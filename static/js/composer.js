@@ -6,6 +6,11 @@ const SELECTOR = "[data-django-prose-editor-configurable]";
 
 document.addEventListener("htmx:load", (event) => {
   event.target.querySelectorAll(SELECTOR).forEach((textarea) => createEditor(textarea));
+  // The admin's author picker (Select2) also initialises only at page load.
+  const $ = window.django?.jQuery;
+  if ($?.fn.djangoAdminSelect2) {
+    $(event.target).find(".admin-autocomplete").not("[data-select2-id]").djangoAdminSelect2();
+  }
 });
 
 // Move focus back to the headline after a publish, so the next update can be typed at once.
