@@ -40,6 +40,13 @@ def media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def plain_http(settings):
+    # CI runs with production settings; the test client speaks plain HTTP, as the app does behind
+    # its TLS-terminating proxy. The redirect itself is covered by `check --deploy`.
+    settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # Test users do not need a slow hash; real logins are covered with the real one elsewhere.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
