@@ -58,6 +58,14 @@ def in_memory_channel_layer(settings):
 
 
 @pytest.fixture
+def client(client):
+    # Assertions read English messages; the site's default language is German. Tests of the
+    # German UI ask for it with their own Accept-Language header.
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
 def editor(db):
     from tests.factories import EditorFactory
 
