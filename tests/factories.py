@@ -1,3 +1,5 @@
+import importlib
+
 import factory
 from django.contrib.auth.models import Group, User
 from django.utils.text import slugify
@@ -20,6 +22,20 @@ class StaffFactory(UserFactory):
     is_staff = True
 
 
+def editors_group() -> Group:
+    """The "Editors" group as its migration creates it (transactional tests flush it away)."""
+    from django.contrib.auth.models import Permission
+
+    migration = importlib.import_module("posts.migrations.0002_editors_group")
+    group, created = Group.objects.get_or_create(name="Editors")
+    if created:
+        for app_label, codenames in migration.EDITOR_PERMISSIONS.items():
+            group.permissions.add(
+                *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+            )
+    return group
+
+
 class EditorFactory(StaffFactory):
     class Meta:
         skip_postgeneration_save = True
@@ -27,7 +43,7 @@ class EditorFactory(StaffFactory):
     @factory.post_generation
     def editors_group(self, create, extracted, **kwargs):
         if create:
-            self.groups.add(Group.objects.get(name="Editors"))
+            self.groups.add(editors_group())
 
 
 class AuthorFactory(factory.django.DjangoModelFactory):
