@@ -49,7 +49,7 @@ lint: install
 	@$(BIN)/ruff check .
 
 messages: install
-	@$(BIN)/python manage.py makemessages -l de -l en --ignore=.venv --ignore=node_modules
+	@$(BIN)/python manage.py makemessages -l de -l en --ignore=.venv --ignore=node_modules --ignore=staticfiles --ignore=media
 	@$(BIN)/python manage.py compilemessages --ignore=.venv
 
 clean:
