@@ -1,12 +1,32 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.contrib.sitemaps.views import sitemap
+from django.http import HttpResponse
+from django.urls import include, path, re_path, reverse
+from django.views.decorators.cache import cache_control
 from django.views.static import serve
+
+from posts.feeds import ImportantUpdatesFeed, LiveBlogFeed
+from posts.sitemaps import LiveBlogSitemap, PostSitemap
+
+SITEMAPS = {"blogs": LiveBlogSitemap, "posts": PostSitemap}
+
+
+@cache_control(max_age=86400, public=True)
+def robots_txt(request):
+    sitemap_url = request.build_absolute_uri(reverse("sitemap"))
+    lines = ["User-agent: *", "Disallow: /admin/", "Disallow: /ws/", f"Sitemap: {sitemap_url}", ""]
+    return HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("authors/", include("authors.urls")),
+    path("live/<slug:slug>/feed/", LiveBlogFeed(), name="liveblog-feed"),
+    path("live/<slug:slug>/feed/important/", ImportantUpdatesFeed(), name="liveblog-feed-important"),
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
+    path("robots.txt", robots_txt, name="robots-txt"),
     path("", include("posts.urls")),
 ]
 
