@@ -4,8 +4,6 @@ from .models import LiveBlog, Post
 
 
 class LiveBlogSitemap(Sitemap):
-    changefreq = "always"
-
     def items(self):
         return LiveBlog.objects.public().order_by("pk")
 
