@@ -1,35 +1,79 @@
-"""WebSocket consumer for readers of one live blog."""
+"""WebSocket consumer for readers of one live blog.
+
+Frames to the client (JSON text):
+- `{"type": "hello", "last_seq": n}` once after connecting: the newest event at that moment;
+  a client whose page is older asks the catch-up endpoint for the rest. Pushed events may
+  arrive before the hello; clients order everything by seq.
+- `{"type": "event", "seq", "kind", "post_id", "html"}`, rendered once in posts/broadcast.py.
+- `{"type": "ping", "last_seq": n}` every 25 s (posts/hub.py).
+- `{"type": "error", "error": "..."}` for a frame we cannot read; the socket stays open.
+Unknown and draft blogs are accepted and closed at once with code 4404, so browsers see the
+code (a refused handshake only shows up as 1006) and stop reconnecting.
+"""
 
 from __future__ import annotations
 
-from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+import json
 
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from .hub import Hub, get_hub
 from .models import LiveBlog
+
+# Readers have nothing to say yet; anything bigger than this is not ours.
+MAX_CLIENT_FRAME = 4096
+CLOSE_NOT_FOUND = 4404
 
 
 @database_sync_to_async
 def _public_blog(slug: str) -> LiveBlog | None:
-    return LiveBlog.objects.public().filter(slug=slug).first()
+    return LiveBlog.objects.public().filter(slug=slug).only("pk", "last_seq").first()
 
 
-class LiveBlogConsumer(AsyncJsonWebsocketConsumer):
+@database_sync_to_async
+def _last_seq(blog_id: int) -> int:
+    return LiveBlog.objects.filter(pk=blog_id).values_list("last_seq", flat=True).first() or 0
+
+
+class LiveBlogConsumer(AsyncWebsocketConsumer):
+    # No channel of its own: the process's hub receives for all its readers (see posts/hub.py).
+    channel_layer_alias = None
+
+    blog_id: int | None = None
+    hub: Hub | None = None
+
     async def connect(self) -> None:
         blog = await _public_blog(self.scope["url_route"]["kwargs"]["slug"])
-        if blog is None:
-            await self.close(code=4404)
-            return
-        self.group_name = blog.group_name
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
+        if blog is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.blog_id = blog.pk
+        self.hub = get_hub()
+        if self.hub is not None:
+            await self.hub.join(blog.pk, blog.group_name, self)
+        # Read after joining: every event newer than this reaches the socket by push.
+        last_seq = await _last_seq(blog.pk)
+        if self.hub is not None:
+            self.hub.saw_seq(blog.pk, last_seq)
+        await self.send(text_data=json.dumps({"type": "hello", "last_seq": last_seq}))
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "group_name", None):
-            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        if self.hub is not None and self.blog_id is not None:
+            await self.hub.leave(self.blog_id, self)
 
-    async def receive_json(self, content, **kwargs) -> None:
-        # Readers have nothing to tell us yet; client frames are ignored.
-        return
-
-    async def liveblog_event(self, message: dict) -> None:
-        await self.send_json({k: v for k, v in message.items() if k != "type"})
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # Client frames are ignored; a bad one gets an error frame and never closes the socket.
+        error = None
+        if text_data is None:
+            error = "binary frames are not supported"
+        elif len(text_data) > MAX_CLIENT_FRAME:
+            error = "frame too large"
+        else:
+            try:
+                json.loads(text_data)
+            except Exception:  # ValueError, but also RecursionError for absurd nesting
+                error = "frames must be JSON"
+        if error:
+            await self.send(text_data=json.dumps({"type": "error", "error": error}))

@@ -24,6 +24,12 @@ def _redis_reachable() -> bool:
         return False
 
 
+def pytest_collection_modifyitems(items):
+    # Playwright's sync API keeps an event loop in the main thread for the rest of the session,
+    # which makes async_to_sync (consumer tests) refuse to run after it: browser tests go last.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
         _missing("needs PostgreSQL: set DATABASE_URL=postgres://…")

@@ -98,8 +98,9 @@ def test_archived_blog_refuses_every_change_and_changes_nothing(action, sent):
     post = PostFactory(live_blog=blog, headline="Alt")
     post.headline = "Neu"
     before = list(Post.objects.values())
-    with pytest.raises(services.BlogClosedError, match="archived"):
+    with pytest.raises(services.BlogClosedError) as refused:
         action(blog, post)
+    assert refused.value.code == "archived"
     assert list(Post.objects.values()) == before
     assert not Event.objects.exists()
     assert sent == []

@@ -1,0 +1,165 @@
+"""One channel-layer membership per process and blog, fanned out to that process's sockets.
+
+With a channel per reader, `group_send` costs one layer write per reader (channels-redis pushes
+the message onto every member's queue). Here each server process joins a blog's group once, with
+a single process channel, when its first reader of that blog connects, and leaves when its last
+one goes. One background task receives from that channel and forwards the already-serialized
+frame to the local sockets, so a broadcast costs one layer write per process, not per reader.
+
+Lifecycle: the hub belongs to one event loop and one channel layer (`get_hub()` makes a new one
+when either changes, e.g. between tests). Its tasks start with the first reader and stop with
+the last; group memberships are refreshed periodically because channels-redis expires them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Protocol
+
+from channels.layers import BaseChannelLayer, get_channel_layer
+
+from .broadcast import MESSAGE_TYPE
+
+logger = logging.getLogger(__name__)
+
+# A socket that takes longer than this to accept a frame is closed; its client reconnects and
+# catches up from the event log. Daphne's send only buffers, so this is a last resort.
+SEND_TIMEOUT = 5.0
+# Keeps proxies from closing idle sockets and tells clients the newest seq (a gap means: catch up).
+HEARTBEAT_SECONDS = 25.0
+# channels-redis forgets group members after `group_expiry` (a day by default): re-join well before.
+REFRESH_SECONDS = 3600.0
+
+
+class Reader(Protocol):
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None: ...
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None: ...
+
+
+class Hub:
+    def __init__(self, layer: BaseChannelLayer, loop: asyncio.AbstractEventLoop) -> None:
+        self.layer = layer
+        self.loop = loop
+        self.channel: str | None = None
+        self.readers: dict[int, set[Reader]] = {}
+        self.groups: dict[int, str] = {}
+        self.last_seq: dict[int, int] = {}
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task] = []
+
+    async def join(self, blog_id: int, group: str, reader: Reader) -> None:
+        """Deliver the blog's events to `reader` from now on."""
+        async with self._lock:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel()
+            if not self._tasks:
+                self._tasks = [
+                    asyncio.create_task(self._receive_forever()),
+                    asyncio.create_task(self._heartbeat_forever()),
+                    asyncio.create_task(self._refresh_forever()),
+                ]
+            if blog_id not in self.readers:
+                await self.layer.group_add(group, self.channel)
+                self.readers[blog_id] = set()
+                self.groups[blog_id] = group
+            self.readers[blog_id].add(reader)
+
+    async def leave(self, blog_id: int, reader: Reader) -> None:
+        async with self._lock:
+            readers = self.readers.get(blog_id)
+            if readers is None or reader not in readers:
+                return
+            readers.discard(reader)
+            if not readers:
+                del self.readers[blog_id]
+                self.last_seq.pop(blog_id, None)
+                group = self.groups.pop(blog_id)
+                try:
+                    await self.layer.group_discard(group, self.channel)
+                except Exception:
+                    logger.exception("Could not leave %s; the membership will expire", group)
+            if not self.readers:
+                for task in self._tasks:
+                    task.cancel()
+                self._tasks = []
+
+    def saw_seq(self, blog_id: int, seq: int) -> None:
+        if blog_id in self.readers:
+            self.last_seq[blog_id] = max(seq, self.last_seq.get(blog_id, 0))
+
+    async def forward(self, blog_id: int, text: str) -> None:
+        """Send one frame to every local reader of the blog; one bad socket affects only itself."""
+        readers = list(self.readers.get(blog_id, ()))
+        if not readers:
+            return
+        results = await asyncio.gather(
+            *(asyncio.wait_for(reader.send(text_data=text), SEND_TIMEOUT) for reader in readers),
+            return_exceptions=True,
+        )
+        failed = [
+            reader
+            for reader, result in zip(readers, results, strict=True)
+            if isinstance(result, BaseException)
+        ]
+        if failed:
+            # Its client reconnects and catches up from the event log.
+            logger.warning(
+                "Dropping %d reader(s) of blog %s that could not take a frame", len(failed), blog_id
+            )
+            await asyncio.gather(
+                *(asyncio.wait_for(reader.close(code=1011), SEND_TIMEOUT) for reader in failed),
+                return_exceptions=True,
+            )
+            # Last: leaving with the last reader stops this very task.
+            for reader in failed:
+                await self.leave(blog_id, reader)
+
+    async def _receive_forever(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Hub receive failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") != MESSAGE_TYPE:
+                continue
+            blog_id = message.get("blog_id")
+            self.saw_seq(blog_id, message.get("seq", 0))
+            await self.forward(blog_id, message["text"])
+
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            for blog_id in list(self.readers):
+                text = json.dumps({"type": "ping", "last_seq": self.last_seq.get(blog_id, 0)})
+                await self.forward(blog_id, text)
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            for group in list(self.groups.values()):
+                try:
+                    await self.layer.group_add(group, self.channel)
+                except Exception:
+                    logger.exception("Could not refresh membership of %s", group)
+
+
+_hub: Hub | None = None
+
+
+def get_hub() -> Hub | None:
+    """This process's hub for the running loop, or None without a channel layer."""
+    global _hub
+    layer = get_channel_layer()
+    if layer is None:
+        return None
+    loop = asyncio.get_running_loop()
+    if _hub is None or _hub.loop is not loop or _hub.layer is not layer:
+        _hub = Hub(layer, loop)
+    return _hub

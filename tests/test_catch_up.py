@@ -1,0 +1,197 @@
+"""The catch-up endpoint: what a reader missed, from the event log, in the push's own format."""
+
+import random
+
+import pytest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from posts import services
+from posts.models import LiveBlog, Post
+from tests.factories import AuthorFactory, LiveBlogFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def publish(blog, headline="Eilmeldung", **fields):
+    authors = fields.pop("authors", ())
+    return services.publish_post(Post(live_blog=blog, headline=headline, **fields), authors=authors)
+
+
+def events_url(blog, after=None):
+    url = reverse("liveblog-events", kwargs={"slug": blog.slug})
+    return url if after is None else f"{url}?after={after}"
+
+
+def rendered(post: Post) -> str:
+    blog = post.live_blog
+    with translation.override(blog.language), timezone.override(blog.time_zone):
+        return render_to_string("posts/liveblog_detail.html#post", {"post": post})
+
+
+def visible_posts_rendered(blog) -> dict[int, str]:
+    return {post.pk: rendered(post) for post in Post.objects.filter(live_blog=blog).visible().for_display()}
+
+
+def test_returns_events_after_seq_in_order_with_the_page_markup(client):
+    blog = LiveBlogFactory()
+    first = publish(blog, "Erste", authors=[AuthorFactory()])
+    second = publish(blog, "Zweite")
+    third = publish(blog, "Dritte")
+
+    response = client.get(events_url(blog, after=1))
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    data = response.json()
+    assert data["last_seq"] == 3
+    assert [(e["seq"], e["kind"], e["post_id"]) for e in data["events"]] == [
+        (2, "post.created", second.pk),
+        (3, "post.created", third.pk),
+    ]
+    page = client.get(blog.get_absolute_url()).content.decode()
+    for event in data["events"]:
+        assert event["html"] and event["html"] in page
+    assert first.headline not in response.content.decode()
+
+
+def test_without_after_returns_everything(client):
+    blog = LiveBlogFactory()
+    publish(blog)
+    publish(blog)
+    assert [e["seq"] for e in client.get(events_url(blog)).json()["events"]] == [1, 2]
+
+
+def test_nothing_missed_gives_an_empty_list(client):
+    blog = LiveBlogFactory()
+    publish(blog)
+    assert client.get(events_url(blog, after=1)).json() == {"events": [], "last_seq": 1}
+
+
+def test_deleted_post_comes_as_removal_and_is_not_resurrected(client):
+    blog = LiveBlogFactory()
+    post = publish(blog, "Falschmeldung")
+    post.headline = "Immer noch falsch"
+    services.update_post(post)
+    services.delete_post(post)
+
+    events = client.get(events_url(blog, after=0)).json()["events"]
+
+    assert [(e["kind"], e["post_id"], e["html"]) for e in events] == [
+        ("post.created", post.pk, ""),
+        ("post.updated", post.pk, ""),
+        ("post.deleted", post.pk, ""),
+    ]
+
+
+def test_archived_event_carries_the_page_archive_notice(client):
+    blog = LiveBlogFactory(topic_url="https://example.org/wahl", topic_title="Wahl 2026")
+    publish(blog)
+    services.archive_blog(blog)
+
+    event = client.get(events_url(blog, after=1)).json()["events"][0]
+
+    assert event["kind"] == "blog.archived"
+    assert 'id="archive-notice"' in event["html"]
+    assert event["html"] in client.get(blog.get_absolute_url()).content.decode()
+
+
+def test_draft_and_unknown_blogs_are_not_found(client):
+    draft = LiveBlogFactory(state=LiveBlog.State.DRAFT)
+    assert client.get(events_url(draft, after=0)).status_code == 404
+    assert client.get("/live/gibt-es-nicht/events/?after=0").status_code == 404
+
+
+@pytest.mark.parametrize("after", ["abc", "-1", "1.5", "", "99999999999999999999"])
+def test_bad_after_is_a_clear_400(client, after):
+    blog = LiveBlogFactory()
+    response = client.get(events_url(blog, after=after))
+    assert response.status_code == 400
+    assert "after must be a non-negative integer" in response.json()["error"]
+
+
+def test_only_get_is_allowed(client):
+    blog = LiveBlogFactory()
+    assert client.post(events_url(blog, after=0)).status_code == 405
+
+
+def test_query_count_does_not_grow_with_events(client, django_assert_max_num_queries):
+    blog = LiveBlogFactory()
+    authors = [AuthorFactory(), AuthorFactory()]
+    for n in range(30):
+        post = publish(blog, f"Meldung {n}", authors=authors)
+        services.set_important(post, True)
+    with django_assert_max_num_queries(6):
+        response = client.get(events_url(blog, after=0))
+    assert len(response.json()["events"]) == 60
+
+
+def test_response_is_capped_and_client_can_continue(client, settings, monkeypatch):
+    from posts import views
+
+    monkeypatch.setattr(views, "CATCH_UP_LIMIT", 3)
+    blog = LiveBlogFactory()
+    for _ in range(5):
+        publish(blog)
+
+    first = client.get(events_url(blog, after=0)).json()
+    assert [e["seq"] for e in first["events"]] == [1, 2, 3]
+    assert first["last_seq"] == 5
+    rest = client.get(events_url(blog, after=first["events"][-1]["seq"])).json()
+    assert [e["seq"] for e in rest["events"]] == [4, 5]
+
+
+def apply(state: dict[int, str], events: list[dict]) -> None:
+    """What the client does: the newest markup of each post wins, "" removes it."""
+    for event in events:
+        if event["post_id"] is None:
+            continue
+        if event["html"]:
+            state[event["post_id"]] = event["html"]
+        else:
+            state.pop(event["post_id"], None)
+
+
+def test_resume_after_mixed_changes_reproduces_the_visible_posts(client):
+    rng = random.Random(3)
+    blog = LiveBlogFactory()
+    authors = [AuthorFactory(), AuthorFactory()]
+    for n in range(5):
+        publish(blog, f"Vorher {n}", authors=authors)
+
+    # The reader saw the page at this point.
+    state = visible_posts_rendered(blog)
+    blog.refresh_from_db()
+    seen = blog.last_seq
+
+    live: list[Post] = list(Post.objects.filter(live_blog=blog))
+    for n in range(50):
+        action = rng.choice(["create", "create", "edit", "edit", "important", "pin", "delete"])
+        if action == "create" or not live:
+            live.append(publish(blog, f"Neu {n}", authors=rng.sample(authors, 1)))
+        elif action == "edit":
+            post = rng.choice(live)
+            post.headline = f"Bearbeitet {n}"
+            services.update_post(post)
+        elif action == "important":
+            post = rng.choice(live)
+            services.set_important(post, not post.is_important)
+        elif action == "pin":
+            post = rng.choice(live)
+            services.set_pinned(post, not post.is_pinned)
+        else:
+            post = live.pop(rng.randrange(len(live)))
+            services.delete_post(post)
+
+    data = client.get(events_url(blog, after=seen)).json()
+    seqs = [e["seq"] for e in data["events"]]
+    assert seqs == list(range(seen + 1, data["last_seq"] + 1))
+    assert len(seqs) >= 50
+
+    apply(state, data["events"])
+    assert state == visible_posts_rendered(blog)
+
+    # Replaying the same answer (a reconnect that asked from too early) changes nothing.
+    apply(state, data["events"])
+    assert state == visible_posts_rendered(blog)
