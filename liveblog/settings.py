@@ -170,6 +170,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 
 LOGIN_URL = "admin:login"
 
+# `manage.py archive_idle_blogs` archives live blogs without a post for this many days.
+LIVEBLOG_AUTO_ARCHIVE_DAYS = int(os.environ.get("LIVEBLOG_AUTO_ARCHIVE_DAYS", "7"))
+# Absolute address of the site (e.g. https://liveblog.example.org), for links in static exports.
+LIVEBLOG_PUBLIC_URL = os.environ.get("LIVEBLOG_PUBLIC_URL", "")
+
 # Security headers. Production (DEBUG off) gets the strict set that `check --deploy` expects.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"

@@ -38,7 +38,7 @@ POST_KINDS = frozenset(
 
 def events_for_rendering():
     """Events with everything render_event() reads, in a fixed number of queries."""
-    return Event.objects.select_related("live_blog__successor", "post").prefetch_related(
+    return Event.objects.select_related("live_blog__successor", "post__live_blog").prefetch_related(
         "post__post_authors__author"
     )
 

@@ -1,5 +1,5 @@
-from django.db.models import Max
-from django.http import JsonResponse
+from django.db.models import Max, Q
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import translation
 from django.views.decorators.http import require_GET
@@ -22,27 +22,71 @@ def liveblog_list(request):
     return render(request, "posts/liveblog_list.html", {"blogs": blogs})
 
 
-def _reader_context(blog: LiveBlog) -> dict:
-    posts = blog.posts.visible().for_display()
+def _older_than(posts, post: Post):
+    """Posts after `post` in reading order (newest first): a cursor that new posts cannot shift."""
+    return posts.filter(
+        Q(published_at__lt=post.published_at) | Q(published_at=post.published_at, pk__lt=post.pk)
+    )
+
+
+def _page(posts, limit: int = PAGE_SIZE) -> tuple[list[Post], Post | None]:
+    """One page of posts and the post to continue after (None at the end)."""
+    page = list(posts[: limit + 1])
+    return page[:limit], (page[limit - 1] if len(page) > limit else None)
+
+
+def _reader_context(blog: LiveBlog, *, through: Post | None = None) -> dict:
+    """The reader page; with `through`, every post down to that one (the permalink's page)."""
+    visible = blog.posts.visible().for_display()
+    stream = visible.filter(is_pinned=False)
+    if through is not None and not through.is_pinned:
+        newer = stream.exclude(pk__in=_older_than(stream, through).values("pk")).count()
+        posts, next_post = _page(stream, max(PAGE_SIZE, newer))
+    else:
+        posts, next_post = _page(stream)
     return {
         "blog": blog,
-        "pinned": posts.filter(is_pinned=True).first(),
-        "important": posts.filter(is_important=True).only("pk", "headline", "published_at"),
-        "posts": posts.filter(is_pinned=False)[:PAGE_SIZE],
+        "pinned": visible.filter(is_pinned=True).first(),
+        "important": visible.filter(is_important=True).only("pk", "headline", "published_at"),
+        "posts": posts,
+        "next_post": next_post,
+        "last_post": visible.only("published_at").first(),
     }
 
 
+def _public_blog(slug: str) -> LiveBlog:
+    return get_object_or_404(LiveBlog.objects.public().select_related("successor"), slug=slug)
+
+
 def liveblog_detail(request, slug: str):
-    blog = get_object_or_404(LiveBlog.objects.public(), slug=slug)
+    blog = _public_blog(slug)
     with translation.override(blog.language):
+        if "before" in request.GET:
+            return _older_posts(request, blog)
         return render(request, "posts/liveblog_detail.html", _reader_context(blog))
 
 
+def _older_posts(request, blog: LiveBlog):
+    """ "Load older posts": the next page after `?before=<post id>` (htmx fragment or full page)."""
+    try:
+        cursor = blog.posts.get(pk=int(request.GET["before"]))
+    except (ValueError, Post.DoesNotExist):
+        raise Http404("No such post") from None
+    stream = blog.posts.visible().for_display().filter(is_pinned=False)
+    posts, next_post = _page(_older_than(stream, cursor))
+    context = {"blog": blog, "posts": posts, "next_post": next_post}
+    if request.htmx:
+        return render(request, "posts/liveblog_detail.html#older-posts", context)
+    return render(request, "posts/liveblog_detail.html", {**_reader_context(blog), **context, "paged": True})
+
+
 def post_detail(request, slug: str, pk: int):
-    blog = get_object_or_404(LiveBlog.objects.public(), slug=slug)
+    blog = _public_blog(slug)
     post = get_object_or_404(Post.objects.visible(), live_blog=blog, pk=pk)
     with translation.override(blog.language):
-        return render(request, "posts/liveblog_detail.html", {**_reader_context(blog), "focus": post})
+        return render(
+            request, "posts/liveblog_detail.html", {**_reader_context(blog, through=post), "focus": post}
+        )
 
 
 @require_GET

@@ -1,0 +1,345 @@
+// Live updates for the reader page. No framework: the server renders every fragment (the same
+// partial as the page), this script only places it.
+//
+// The database is the source of truth and every event has a per-blog sequence number. The page
+// carries the seq it was rendered at; the socket pushes newer events; whenever a seq is skipped,
+// the socket reconnects, or the server reports a newer seq (hello, ping), the script asks
+// /events/?after=<seq> for what it missed. Applying an event twice is harmless (each carries the
+// post's current markup), so overlaps between push and catch-up cost nothing.
+(function () {
+  "use strict";
+
+  const root = document.querySelector(".liveblog");
+  if (!root) return;
+
+  const focusId = root.dataset.focus;
+  if (focusId) {
+    const target = document.getElementById(focusId);
+    if (target) {
+      target.classList.add("post--focus");
+      target.scrollIntoView({ block: "start" });
+    }
+  }
+  if (root.dataset.state !== "live" || !("fetch" in window)) return;
+
+  const HEARTBEAT_TIMEOUT = 60000; // the server pings every 25 s
+  const BACKOFF_BASE = 1000;
+  const BACKOFF_CAP = 30000;
+  const POLL_VISIBLE = 10000;
+  const POLL_HIDDEN = 30000;
+  const FAILURES_BEFORE_POLLING = 2;
+
+  const postsEl = document.getElementById("posts");
+  const pinnedEl = document.getElementById("pinned");
+  const importantList = document.querySelector("#important-updates ul");
+  const newButton = document.getElementById("new-updates");
+  const toggle = document.getElementById("live-toggle");
+  const announcer = document.getElementById("live-announcer");
+  const connectionNote = document.getElementById("live-connection");
+  const lastUpdate = document.getElementById("last-update");
+  const baseTitle = document.title;
+
+  let lastSeq = Number(root.dataset.seq) || 0;
+  let paused = false;
+  let socket = null;
+  let attempts = 0;
+  let failuresBeforeOpen = 0;
+  let heartbeatTimer = null;
+  let reconnectTimer = null;
+  let pollTimer = null;
+  let catchingUp = null;
+  let stopped = false;
+  const buffered = new Map(); // seq -> event that arrived ahead of a gap
+  const pending = new Map(); // post id -> markup of new posts held back while the reader is away
+
+  // ---- placing fragments -------------------------------------------------------------------
+
+  function parse(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html.trim();
+    return template.content.firstElementChild;
+  }
+
+  function published(article) {
+    return Date.parse(article.dataset.published || "") || 0;
+  }
+
+  function insertSorted(article) {
+    // Newest first; new posts almost always go to the top.
+    const when = published(article);
+    for (const other of postsEl.querySelectorAll(":scope > article.post")) {
+      if (published(other) <= when) {
+        other.before(article);
+        return;
+      }
+    }
+    const older = postsEl.querySelector(":scope > .load-older");
+    if (older) older.before(article);
+    else postsEl.append(article);
+  }
+
+  function readerIsAway() {
+    return paused || window.scrollY > postsEl.offsetTop + 40;
+  }
+
+  function syncImportant(id, article) {
+    const item = importantList.querySelector(`li[data-post="${id}"]`);
+    if (!article || !article.hasAttribute("data-important")) {
+      if (item) item.remove();
+      if (!importantList.querySelector("li[data-post]")) {
+        importantList.querySelector("li.empty")?.removeAttribute("hidden");
+      }
+      return false;
+    }
+    const headline = article.querySelector(".post__headline")?.textContent.trim() || "";
+    const li = item || document.createElement("li");
+    li.dataset.post = id;
+    li.dataset.published = article.dataset.published;
+    li.replaceChildren(Object.assign(document.createElement("a"), { href: `#post-${id}`, textContent: headline }));
+    if (!item) {
+      const when = published(article);
+      const after = [...importantList.querySelectorAll("li[data-post]")].find(
+        (other) => (Date.parse(other.dataset.published || "") || Infinity) <= when,
+      );
+      importantList.insertBefore(li, after || null);
+    }
+    importantList.querySelector("li.empty")?.setAttribute("hidden", "");
+    return !item;
+  }
+
+  function announce(text) {
+    if (!announcer) return;
+    announcer.textContent = "";
+    // A fresh text node after a tick makes screen readers announce repeated messages too.
+    setTimeout(() => { announcer.textContent = text; }, 50);
+  }
+
+  function place(id, article) {
+    const current = document.getElementById(`post-${id}`);
+    if (!article) {
+      current?.remove();
+      pending.delete(id);
+      syncImportant(id, null);
+      updatePinnedVisibility();
+      return;
+    }
+    const becameImportant = syncImportant(id, article);
+    if (becameImportant) {
+      const headline = article.querySelector(".post__headline")?.textContent.trim();
+      announce(`${announcer?.dataset.important || ""} ${headline}`);
+    }
+    if (article.hasAttribute("data-pinned")) {
+      current?.remove();
+      pending.delete(id);
+      pinnedEl.replaceChildren(article);
+    } else if (current && current.parentElement === pinnedEl) {
+      current.remove();
+      insertSorted(article);
+    } else if (current) {
+      current.replaceWith(article); // edits apply in place, silently
+    } else if (readerIsAway()) {
+      pending.set(id, article); // never push content under a reader who scrolled or paused
+    } else {
+      insertSorted(article);
+      highlight(article);
+    }
+    updatePinnedVisibility();
+    if (lastUpdate && !current && article.dataset.published) {
+      lastUpdate.dateTime = article.dataset.published;
+      lastUpdate.textContent = new Date(article.dataset.published).toLocaleTimeString(
+        document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
+    }
+  }
+
+  function highlight(article) {
+    article.classList.add("post--new");
+    setTimeout(() => article.classList.remove("post--new"), 4000);
+  }
+
+  function updatePinnedVisibility() {
+    pinnedEl.hidden = !pinnedEl.querySelector("article.post");
+  }
+
+  function updatePendingUi() {
+    const count = pending.size;
+    document.title = count ? `(${count}) ${baseTitle}` : baseTitle;
+    if (!newButton) return;
+    newButton.hidden = count === 0;
+    newButton.textContent = count === 1 ? newButton.dataset.one : (newButton.dataset.many || "").replace("%(n)s", count);
+  }
+
+  function showPending() {
+    const articles = [...pending.values()];
+    pending.clear();
+    for (const article of articles) {
+      insertSorted(article);
+      highlight(article);
+    }
+    updatePendingUi();
+    postsEl.scrollIntoView({ block: "start" });
+  }
+
+  function archive(html) {
+    if (html && !document.getElementById("archive-notice")) {
+      const notice = parse(html);
+      if (notice) root.querySelector(".liveblog__header h1")?.after(notice);
+    }
+    root.dataset.state = "archived";
+    document.getElementById("live-bar")?.remove();
+    stop();
+  }
+
+  function apply(event) {
+    if (event.kind === "blog.archived") {
+      archive(event.html);
+    } else if (event.post_id) {
+      place(String(event.post_id), event.html ? parse(event.html) : null);
+    }
+  }
+
+  // ---- ordering by seq ---------------------------------------------------------------------
+
+  function receive(event) {
+    if (event.seq <= lastSeq) return; // already applied
+    if (event.seq === lastSeq + 1) {
+      lastSeq = event.seq;
+      apply(event);
+      drainBuffer();
+      updatePendingUi();
+    } else {
+      buffered.set(event.seq, event);
+      catchUp();
+    }
+  }
+
+  function drainBuffer() {
+    while (buffered.has(lastSeq + 1)) {
+      const next = buffered.get(lastSeq + 1);
+      buffered.delete(lastSeq + 1);
+      lastSeq = next.seq;
+      apply(next);
+    }
+    for (const seq of buffered.keys()) if (seq <= lastSeq) buffered.delete(seq);
+  }
+
+  function catchUp() {
+    if (catchingUp) return catchingUp;
+    catchingUp = (async () => {
+      try {
+        for (;;) {
+          const response = await fetch(`${root.dataset.eventsUrl}?after=${lastSeq}`, {
+            headers: { Accept: "application/json" }, cache: "no-store",
+          });
+          if (response.status === 404) { stop(); return; }
+          if (!response.ok) throw new Error(`catch-up answered ${response.status}`);
+          const data = await response.json();
+          for (const event of data.events) {
+            if (event.seq > lastSeq) {
+              lastSeq = event.seq;
+              apply(event);
+            }
+          }
+          drainBuffer();
+          updatePendingUi();
+          if (stopped || !data.events.length || lastSeq >= data.last_seq) return;
+        }
+      } finally {
+        catchingUp = null;
+      }
+    })();
+    return catchingUp.catch(() => {});
+  }
+
+  // ---- the socket --------------------------------------------------------------------------
+
+  function connect() {
+    if (stopped) return;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    let opened = false;
+    try {
+      socket = new WebSocket(`${scheme}://${location.host}${root.dataset.wsPath}`);
+    } catch (error) {
+      scheduleReconnect(false);
+      return;
+    }
+    socket.addEventListener("open", () => {
+      opened = true;
+      attempts = 0;
+      failuresBeforeOpen = 0;
+      stopPolling();
+      if (connectionNote) connectionNote.hidden = true;
+      armHeartbeat();
+    });
+    socket.addEventListener("message", (message) => {
+      armHeartbeat();
+      let frame;
+      try { frame = JSON.parse(message.data); } catch { return; }
+      if (frame.type === "event") receive(frame);
+      else if ((frame.type === "hello" || frame.type === "ping") && frame.last_seq > lastSeq) catchUp();
+    });
+    socket.addEventListener("close", (event) => {
+      clearTimeout(heartbeatTimer);
+      socket = null;
+      if (event.code === 4404) { stop(); return; } // the blog is gone for readers
+      scheduleReconnect(opened);
+    });
+  }
+
+  function armHeartbeat() {
+    clearTimeout(heartbeatTimer);
+    // Silence past the heartbeat means a dead connection (sleep, network change): replace it.
+    heartbeatTimer = setTimeout(() => socket?.close(), HEARTBEAT_TIMEOUT);
+  }
+
+  function scheduleReconnect(wasOpen) {
+    if (stopped) return;
+    if (!wasOpen) failuresBeforeOpen += 1;
+    if (connectionNote) connectionNote.hidden = false;
+    if (failuresBeforeOpen >= FAILURES_BEFORE_POLLING) startPolling();
+    // Exponential backoff with full jitter, so a restarted server is not hit by every reader at once.
+    const delay = Math.random() * Math.min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempts);
+    attempts += 1;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = setTimeout(() => { catchUp(); connect(); }, delay);
+  }
+
+  function startPolling() {
+    if (pollTimer) return;
+    const tick = () => {
+      catchUp();
+      pollTimer = setTimeout(tick, document.hidden ? POLL_HIDDEN : POLL_VISIBLE);
+    };
+    pollTimer = setTimeout(tick, document.hidden ? POLL_HIDDEN : POLL_VISIBLE);
+  }
+
+  function stopPolling() {
+    clearTimeout(pollTimer);
+    pollTimer = null;
+  }
+
+  function stop() {
+    stopped = true;
+    stopPolling();
+    clearTimeout(reconnectTimer);
+    clearTimeout(heartbeatTimer);
+    if (socket) socket.close(1000);
+    socket = null;
+  }
+
+  // ---- controls ----------------------------------------------------------------------------
+
+  newButton?.addEventListener("click", showPending);
+  if (toggle) {
+    toggle.hidden = false;
+    toggle.addEventListener("click", () => {
+      paused = !paused;
+      toggle.setAttribute("aria-pressed", String(paused));
+      toggle.textContent = paused ? toggle.dataset.labelResume : toggle.dataset.labelPause;
+      if (!paused && !readerIsAway()) showPending();
+    });
+  }
+  window.addEventListener("online", () => { if (!socket) connect(); catchUp(); });
+
+  catchUp(); // an event committed between render and socket open is caught here or by hello
+  connect();
+})();
