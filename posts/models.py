@@ -86,6 +86,20 @@ class LiveBlog(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    # Written only by posts/services.py, under the blog's row lock, with explicit update_fields.
+    SERVICE_FIELDS = frozenset({"state", "last_seq", "coverage_started_at", "coverage_ended_at"})
+
+    def save(self, *args, **kwargs) -> None:
+        # An ordinary save (the admin's change form, a script) must not write back a stale copy
+        # of the event counter or the state, which would reuse seq numbers or undo an archive.
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in self.SERVICE_FIELDS
+            ]
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("liveblog-detail", kwargs={"slug": self.slug})
 

@@ -1,11 +1,13 @@
-from django.db.models import Max, Q
+from django.db.models import Case, F, Max, Q, When
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import translation
-from django.views.decorators.http import require_GET
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import condition, require_GET
 
 from .broadcast import events_for_rendering, render_event
 from .models import LiveBlog, Post
+from .structured_data import json_ld, live_blog_posting
 
 PAGE_SIZE = 20
 # Events per catch-up response; a client that gets a full page asks again from the last seq.
@@ -16,14 +18,34 @@ SEQ_MAX = 2**31 - 1  # PositiveIntegerField's range; larger numbers would overfl
 def liveblog_list(request):
     blogs = (
         LiveBlog.objects.public()
-        .annotate(last_post_at=Max("posts__published_at"))
-        .order_by("state", "-last_post_at", "-created_at")
+        .annotate(
+            last_post_at=Max("posts__published_at"),
+            is_running=Case(When(state=LiveBlog.State.LIVE, then=0), default=1),
+        )
+        .order_by("is_running", F("last_post_at").desc(nulls_last=True), "-created_at")
     )
     return render(request, "posts/liveblog_list.html", {"blogs": blogs})
 
 
-def _older_than(posts, post: Post):
-    """Posts after `post` in reading order (newest first): a cursor that new posts cannot shift."""
+NEWEST, OLDEST = "newest", "oldest"
+
+
+def _reading_order(request, blog: LiveBlog) -> str:
+    # Oldest-first suits a finished blog read as a story; a live blog always shows newest first.
+    return OLDEST if blog.is_archived and request.GET.get("order") == OLDEST else NEWEST
+
+
+def _stream(blog: LiveBlog, order: str):
+    posts = blog.posts.visible().for_display().filter(is_pinned=False)
+    return posts.order_by("published_at", "pk") if order == OLDEST else posts
+
+
+def _after(posts, post: Post, order: str):
+    """Posts after `post` in reading order: a cursor that newly published posts cannot shift."""
+    if order == OLDEST:
+        return posts.filter(
+            Q(published_at__gt=post.published_at) | Q(published_at=post.published_at, pk__gt=post.pk)
+        )
     return posts.filter(
         Q(published_at__lt=post.published_at) | Q(published_at=post.published_at, pk__lt=post.pk)
     )
@@ -35,58 +57,107 @@ def _page(posts, limit: int = PAGE_SIZE) -> tuple[list[Post], Post | None]:
     return page[:limit], (page[limit - 1] if len(page) > limit else None)
 
 
-def _reader_context(blog: LiveBlog, *, through: Post | None = None) -> dict:
+def _more_url(blog: LiveBlog, order: str, next_post: Post | None) -> str:
+    if next_post is None:
+        return ""
+    query = f"order={OLDEST}&" if order == OLDEST else ""
+    return f"{blog.get_absolute_url()}?{query}cursor={next_post.pk}"
+
+
+def _reader_context(blog: LiveBlog, order: str = NEWEST, *, through: Post | None = None) -> dict:
     """The reader page; with `through`, every post down to that one (the permalink's page)."""
     visible = blog.posts.visible().for_display()
-    stream = visible.filter(is_pinned=False)
+    stream = _stream(blog, order)
+    limit = PAGE_SIZE
     if through is not None and not through.is_pinned:
-        newer = stream.exclude(pk__in=_older_than(stream, through).values("pk")).count()
-        posts, next_post = _page(stream, max(PAGE_SIZE, newer))
-    else:
-        posts, next_post = _page(stream)
+        limit = max(PAGE_SIZE, stream.count() - _after(stream, through, order).count())
+    posts, next_post = _page(stream, limit)
     return {
         "blog": blog,
+        "order": order,
         "pinned": visible.filter(is_pinned=True).first(),
         "important": visible.filter(is_important=True).only("pk", "headline", "published_at"),
         "posts": posts,
-        "next_post": next_post,
+        "more_url": _more_url(blog, order, next_post),
         "last_post": visible.only("published_at").first(),
+        "predecessor": blog.predecessors.public().order_by("-coverage_started_at").first(),
     }
+
+
+def _with_structured_data(request, context: dict) -> dict:
+    posts = [p for p in [context.get("pinned"), *context["posts"]] if p is not None]
+    base = f"{request.scheme}://{request.get_host()}"
+    context["structured_data"] = json_ld(live_blog_posting(context["blog"], posts, base))
+    return context
 
 
 def _public_blog(slug: str) -> LiveBlog:
     return get_object_or_404(LiveBlog.objects.public().select_related("successor"), slug=slug)
 
 
+def _last_modified(blog: LiveBlog):
+    newest_change = blog.posts.aggregate(at=Max("updated_at"))["at"]
+    return max(filter(None, [blog.updated_at, newest_change]))
+
+
+def _archived_etag(request, slug: str, **kwargs) -> str | None:
+    blog = LiveBlog.objects.public().filter(slug=slug).only("pk", "state", "last_seq", "updated_at").first()
+    if blog is None or not blog.is_archived:
+        return None
+    query = request.GET.urlencode()
+    return f"archived-{blog.pk}-{blog.last_seq}-{_last_modified(blog).timestamp()}-{query}"
+
+
+def _archived_last_modified(request, slug: str, **kwargs):
+    blog = LiveBlog.objects.public().filter(slug=slug, state=LiveBlog.State.ARCHIVED).first()
+    return _last_modified(blog) if blog else None
+
+
+def _cache_headers(response, blog: LiveBlog):
+    if blog.is_archived:
+        # Frozen: let browsers and CDNs keep it; ETag/Last-Modified answer revalidations with 304.
+        patch_cache_control(response, public=True, max_age=3600, stale_while_revalidate=86400)
+    else:
+        # Live: always revalidate (the page carries its seq; the client catches up anyway).
+        patch_cache_control(response, no_cache=True)
+    return response
+
+
+@condition(etag_func=_archived_etag, last_modified_func=_archived_last_modified)
 def liveblog_detail(request, slug: str):
     blog = _public_blog(slug)
+    order = _reading_order(request, blog)
     with translation.override(blog.language):
-        if "before" in request.GET:
-            return _older_posts(request, blog)
-        return render(request, "posts/liveblog_detail.html", _reader_context(blog))
+        if "cursor" in request.GET or "before" in request.GET:
+            response = _more_posts(request, blog, order)
+        else:
+            context = _with_structured_data(request, _reader_context(blog, order))
+            response = render(request, "posts/liveblog_detail.html", context)
+    return _cache_headers(response, blog)
 
 
-def _older_posts(request, blog: LiveBlog):
-    """ "Load older posts": the next page after `?before=<post id>` (htmx fragment or full page)."""
+def _more_posts(request, blog: LiveBlog, order: str):
+    """ "Load older posts": the next page after `?cursor=<post id>` (htmx fragment or full page)."""
     try:
-        cursor = blog.posts.get(pk=int(request.GET["before"]))
+        cursor = blog.posts.get(pk=int(request.GET.get("cursor") or request.GET["before"]))
     except (ValueError, Post.DoesNotExist):
         raise Http404("No such post") from None
-    stream = blog.posts.visible().for_display().filter(is_pinned=False)
-    posts, next_post = _page(_older_than(stream, cursor))
-    context = {"blog": blog, "posts": posts, "next_post": next_post}
+    posts, next_post = _page(_after(_stream(blog, order), cursor, order))
+    context = {"blog": blog, "order": order, "posts": posts, "more_url": _more_url(blog, order, next_post)}
     if request.htmx:
         return render(request, "posts/liveblog_detail.html#older-posts", context)
-    return render(request, "posts/liveblog_detail.html", {**_reader_context(blog), **context, "paged": True})
+    return render(
+        request, "posts/liveblog_detail.html", {**_reader_context(blog, order), **context, "paged": True}
+    )
 
 
 def post_detail(request, slug: str, pk: int):
     blog = _public_blog(slug)
     post = get_object_or_404(Post.objects.visible(), live_blog=blog, pk=pk)
     with translation.override(blog.language):
-        return render(
-            request, "posts/liveblog_detail.html", {**_reader_context(blog, through=post), "focus": post}
-        )
+        context = _with_structured_data(request, {**_reader_context(blog, through=post), "focus": post})
+        response = render(request, "posts/liveblog_detail.html", context)
+    return _cache_headers(response, blog)
 
 
 @require_GET

@@ -185,3 +185,14 @@ def test_reopen_records_an_event_and_allows_posting_again(sent):
     services.reopen_blog(blog)
     publish(blog)
     assert [k for _, k in kinds(blog)] == ["blog.reopened", "post.created"]
+
+
+def test_saving_a_stale_blog_copy_keeps_the_event_counter_and_state(sent):
+    blog = LiveBlogFactory()
+    stale = LiveBlog.objects.get(pk=blog.pk)
+    publish(blog)
+    services.archive_blog(blog)
+    stale.title = "Neuer Titel"
+    stale.save()  # e.g. the admin change form, opened before the posts came in
+    fresh = LiveBlog.objects.get(pk=blog.pk)
+    assert (fresh.title, fresh.last_seq, fresh.state) == ("Neuer Titel", 2, LiveBlog.State.ARCHIVED)
