@@ -172,6 +172,9 @@ LOGIN_URL = "admin:login"
 
 # `manage.py archive_idle_blogs` archives live blogs without a post for this many days.
 LIVEBLOG_AUTO_ARCHIVE_DAYS = int(os.environ.get("LIVEBLOG_AUTO_ARCHIVE_DAYS", "7"))
+# Partner sites that may show /live/<slug>/embed/ in an iframe (CSP frame-ancestors), e.g.
+# "https://www.partner.example,https://news.example". Empty: only our own pages may frame it.
+LIVEBLOG_EMBED_ORIGINS = env_list("LIVEBLOG_EMBED_ORIGINS")
 # Absolute address of the site (e.g. https://liveblog.example.org), for links in static exports.
 LIVEBLOG_PUBLIC_URL = os.environ.get("LIVEBLOG_PUBLIC_URL", "")
 

@@ -1,8 +1,11 @@
+from django.conf import settings
 from django.db.models import Case, F, Max, Q, When
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import translation
 from django.utils.cache import patch_cache_control
+from django.utils.csp import CSP
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import condition, require_GET
 
 from .broadcast import events_for_rendering, render_event
@@ -149,6 +152,19 @@ def _more_posts(request, blog: LiveBlog, order: str):
     return render(
         request, "posts/liveblog_detail.html", {**_reader_context(blog, order), **context, "paged": True}
     )
+
+
+@xframe_options_exempt  # framing is governed by CSP frame-ancestors below, per configured origin
+def liveblog_embed(request, slug: str):
+    """A minimal live page for partners' iframes; it reports its height to the parent page."""
+    blog = _public_blog(slug)
+    with translation.override(blog.language):
+        response = render(request, "posts/liveblog_embed.html", _reader_context(blog))
+    response._csp_config = {
+        **settings.SECURE_CSP,
+        "frame-ancestors": [CSP.SELF, *settings.LIVEBLOG_EMBED_ORIGINS],
+    }
+    return _cache_headers(response, blog)
 
 
 def post_detail(request, slug: str, pk: int):
