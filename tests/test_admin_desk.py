@@ -348,3 +348,41 @@ def test_anonymous_is_sent_to_login(client):
     blog = LiveBlogFactory()
     response = client.get(composer_url(blog))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_bulk_actions_on_posts_of_an_archived_blog_change_nothing(editor_client):
+    blog = LiveBlogFactory(state=LiveBlog.State.ARCHIVED)
+    posts = [PostFactory(live_blog=blog) for _ in range(3)]
+    changelist = reverse("admin:posts_post_changelist")
+    before = list(Post.objects.order_by("pk").values())
+    for action in ["mark_important", "unmark_important", "delete_selected"]:
+        editor_client.post(
+            changelist, {"action": action, "_selected_action": [p.pk for p in posts], "post": "yes"}
+        )
+    assert list(Post.objects.order_by("pk").values()) == before
+    assert not Event.objects.exists()
+
+
+def test_go_live_action_cannot_reopen_an_archived_blog(editor_client):
+    blog = LiveBlogFactory(state=LiveBlog.State.ARCHIVED)
+    changelist = reverse("admin:posts_liveblog_changelist")
+    editor_client.post(
+        changelist, {"action": "go_live_action", "_selected_action": [blog.pk], "confirmed": "yes"}
+    )
+    blog.refresh_from_db()
+    assert blog.is_archived and not Event.objects.exists()
+
+
+def test_reopening_needs_its_own_permission(editor_client, editor):
+    blog = LiveBlogFactory(state=LiveBlog.State.ARCHIVED)
+    changelist = reverse("admin:posts_liveblog_changelist")
+    data = {"action": "reopen_action", "_selected_action": [blog.pk], "confirmed": "yes"}
+    editor_client.post(changelist, data)
+    blog.refresh_from_db()
+    assert blog.is_archived
+    from django.contrib.auth.models import Permission
+
+    editor.user_permissions.add(Permission.objects.get(codename="reopen_liveblog"))
+    editor_client.post(changelist, data)
+    blog.refresh_from_db()
+    assert blog.is_live and blog.events.get().kind == "blog.reopened"
