@@ -45,7 +45,8 @@ def test_reader_page_shows_posts_newest_first_with_contract_ids(client, blog):
     html = client.get("/live/wahl/").content.decode()
     assert html.index(f'id="post-{new.pk}"') < html.index(f'id="post-{old.pk}"')
     assert '<nav id="important-updates"' in html and f'href="#post-{new.pk}">Später</a>' in html
-    assert f'datetime="{timezone.localtime(old.published_at, blog.tzinfo).isoformat()}"' in html
+    local = timezone.localtime(old.published_at, blog.tzinfo)
+    assert f'<time datetime="{local:%Y-%m-%dT%H:%M:%S}' in html
     assert 'href="/authors/lena/"' in html
     assert f'data-seq="{blog.last_seq}"' in html or 'data-seq="2"' in html
 

@@ -1,0 +1,345 @@
+"""Read-only JSON API for apps and partners (issue 4), described by docs/openapi.yaml.
+
+Three GET endpoints: a blog with a page of its posts (cursor-paginated, newest first), the blog's
+event log (the same log, in the same order, as the reader page's catch-up endpoint) and the
+OpenAPI document. Everything here is public data: any origin may read it, no credentials.
+
+Posts come out as the same JSON object everywhere, with their *current* state; an event names
+what changed and carries the post as it is now (null once deleted), so replaying is idempotent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q, prefetch_related_objects
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils.html import strip_tags
+
+from images.processing import AVATAR_SIZES
+
+from .broadcast import POST_KINDS, events_for_rendering
+from .models import LiveBlog, Post
+from .views import CATCH_UP_LIMIT, SEQ_MAX
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+# Events per response, as on the catch-up endpoint; `next` continues from the last one.
+EVENTS_LIMIT = CATCH_UP_LIMIT
+MAX_CURSOR_LENGTH = 200  # a real cursor is ~60 characters; refuse anything far longer unread
+
+ALLOWED_METHODS = ("GET", "HEAD", "OPTIONS")
+LIVE_CACHE = "public, max-age=5"
+ARCHIVED_CACHE = "public, max-age=3600"
+
+
+class BadRequest(Exception):
+    """A query parameter the API cannot use; the message goes to the client as `error`."""
+
+
+def _cors(response: HttpResponse) -> HttpResponse:
+    # Public, read-only data: any origin may read it. No credentials, so "*" is enough (and
+    # allowed: browsers refuse "*" only together with Access-Control-Allow-Credentials).
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _json(data: dict, *, status: int = 200, cache: str = LIVE_CACHE) -> JsonResponse:
+    response = JsonResponse(
+        data, status=status, encoder=DjangoJSONEncoder, json_dumps_params={"ensure_ascii": False}
+    )
+    response["Cache-Control"] = cache
+    return response
+
+
+def _error(message: str, status: int, cache: str = LIVE_CACHE) -> JsonResponse:
+    return _json({"error": message}, status=status, cache=cache)
+
+
+def api_view(view: Callable) -> Callable:
+    """GET (and HEAD) only, CORS on every answer, OPTIONS preflights answered without the view."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "OPTIONS":
+            response = HttpResponse(status=204)
+            response["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+            response["Access-Control-Max-Age"] = "86400"
+        elif request.method not in ALLOWED_METHODS:
+            response = _error("method not allowed: this API is read-only (GET)", 405)
+            response["Allow"] = ", ".join(ALLOWED_METHODS)
+        else:
+            response = view(request, *args, **kwargs)
+        return _cors(response)
+
+    return wrapper
+
+
+def _cache_control(blog: LiveBlog) -> str:
+    # An archived blog is frozen (a reopen is rare and may show up to an hour late); a live one
+    # changes every few seconds, and clients catch up through the events endpoint anyway.
+    return ARCHIVED_CACHE if blog.is_archived else LIVE_CACHE
+
+
+def _public_blog(slug: str) -> LiveBlog | None:
+    return LiveBlog.objects.public().select_related("successor").filter(slug=slug).first()
+
+
+def _absolute(request: HttpRequest, url: str) -> str | None:
+    # build_absolute_uri() leaves URLs that are absolute already (media on a CDN) as they are.
+    return request.build_absolute_uri(url) if url else None
+
+
+# -- serialization ------------------------------------------------------------------------------
+
+_BLOCK_END = re.compile(r"(?i)</(?:p|blockquote|ul|ol)\s*>")
+_LINE_END = re.compile(r"(?i)<br\s*/?>|</li\s*>")
+
+
+def body_text(body_html: str) -> str:
+    """Plain text of a sanitized body: paragraphs apart by a blank line, list items by a newline."""
+    text = _LINE_END.sub("\n", _BLOCK_END.sub("\n\n", body_html))
+    text = html.unescape(strip_tags(text))
+    lines = [line.strip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _author(request: HttpRequest, author) -> dict:
+    avatar = {str(size): _absolute(request, author.avatar_url(size)) for size in AVATAR_SIZES}
+    return {
+        "name": author.name,
+        "slug": author.slug,
+        "role": author.role,
+        "url": _absolute(request, author.get_absolute_url()),
+        "avatar": avatar if author.avatar else None,
+    }
+
+
+def _image(request: HttpRequest, post: Post) -> dict | None:
+    if not post.image:
+        return None
+    srcset = []
+    for candidate in post.image_srcset.split(", "):
+        url, width = candidate.rsplit(" ", 1)
+        srcset.append(f"{_absolute(request, url)} {width}")
+    return {
+        "url": _absolute(request, post.image.url),
+        "width": post.image_width,
+        "height": post.image_height,
+        "srcset": ", ".join(srcset),
+        "alt": post.image_alt,
+        "caption": post.image_caption,
+        "credit": post.image_credit,
+    }
+
+
+def post_data(request: HttpRequest, post: Post, blog: LiveBlog) -> dict:
+    """One post as the API shows it. Prefetch `post_authors__author` first."""
+    permalink = reverse("post-detail", kwargs={"slug": blog.slug, "pk": post.pk})
+    return {
+        "id": post.pk,
+        "url": _absolute(request, permalink),
+        "headline": post.headline,
+        "body_html": post.body,  # sanitized on every write (services.clean_html)
+        "body_text": body_text(post.body),
+        "is_important": post.is_important,
+        "is_pinned": post.is_pinned,
+        "published_at": post.published_at,
+        "edited_at": post.edited_at,
+        "authors": [_author(request, author) for author in post.ordered_authors],
+        "image": _image(request, post),
+        "source": post.source,
+    }
+
+
+def blog_data(request: HttpRequest, blog: LiveBlog) -> dict:
+    successor = blog.successor
+    if successor is not None and successor.is_draft:
+        successor = None  # not public yet: its slug would point readers at a 404
+    page = blog.get_absolute_url()
+    return {
+        "slug": blog.slug,
+        "kicker": blog.kicker,
+        "title": blog.title,
+        "teaser": blog.teaser,
+        "state": blog.state,
+        "language": blog.language,
+        "time_zone": blog.time_zone,
+        "topic_title": blog.topic_title,
+        "topic_url": blog.topic_url or None,
+        "successor": (
+            {"slug": successor.slug, "url": _absolute(request, successor.get_absolute_url())}
+            if successor
+            else None
+        ),
+        "credit_line": blog.credit_line,
+        "coverage_started_at": blog.coverage_started_at,
+        "coverage_ended_at": blog.coverage_ended_at,
+        "last_seq": blog.last_seq,
+        "url": _absolute(request, page),
+        "events_url": _absolute(request, reverse("api-liveblog-events", kwargs={"slug": blog.slug})),
+        "feeds": {
+            "all": _absolute(request, reverse("liveblog-feed", kwargs={"slug": blog.slug})),
+            "important": _absolute(request, reverse("liveblog-feed-important", kwargs={"slug": blog.slug})),
+        },
+    }
+
+
+# -- query parameters ---------------------------------------------------------------------------
+
+
+def encode_cursor(post: Post) -> str:
+    """Opaque to clients: where the next page starts, as (published_at, id) of the last post."""
+    raw = f"{post.published_at.isoformat()}|{post.pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple[datetime, int]:
+    error = BadRequest("cursor is not valid: pass the `next` URL of a previous response unchanged.")
+    if not value or len(value) > MAX_CURSOR_LENGTH:
+        raise error
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
+        published, pk = raw.decode().split("|")
+        published_at = datetime.fromisoformat(published)
+        post_id = int(pk)
+        if published_at.tzinfo is None or not 0 < post_id <= 2**63 - 1:
+            raise ValueError
+        # Normalized here: an offset at the edge of the calendar overflows on conversion.
+        published_at = published_at.astimezone(UTC)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
+        raise error from None
+    return published_at, post_id
+
+
+def _int_param(request: HttpRequest, name: str, default: int, low: int, high: int, message: str) -> int:
+    value = request.GET.get(name)
+    if value is None:
+        return default
+    # isdecimal() refuses "-1", "1.5", " 3" and "+3", which int() would accept; the length check
+    # keeps int() away from huge digit strings (which it refuses past 4300 digits with a 500).
+    valid = value.isascii() and value.isdecimal() and len(value) <= len(str(high))
+    if not valid or not low <= int(value) <= high:
+        raise BadRequest(message)
+    return int(value)
+
+
+def _limit(request: HttpRequest) -> int:
+    message = f"limit must be an integer from 1 to {MAX_LIMIT}."
+    return _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, message)
+
+
+def _after(request: HttpRequest) -> int:
+    message = "after must be a non-negative integer: the last event seq the client applied."
+    return _int_param(request, "after", 0, 0, SEQ_MAX, message)
+
+
+# -- views --------------------------------------------------------------------------------------
+
+
+@api_view
+def liveblog(request: HttpRequest, slug: str) -> HttpResponse:
+    """The blog, its pinned post and a page of the other posts, newest first."""
+    # The blog row (and its last_seq) is read before the posts: a post published in between is
+    # then both in this answer and after last_seq, which the client applies twice, harmlessly.
+    blog = _public_blog(slug)
+    if blog is None:
+        return _error("not found", 404)
+    cache = _cache_control(blog)
+    try:
+        limit = _limit(request)
+        cursor = decode_cursor(request.GET["cursor"]) if "cursor" in request.GET else None
+    except BadRequest as error:
+        return _error(str(error), 400, cache)
+
+    visible = blog.posts.visible()
+    stream = visible.filter(is_pinned=False).order_by("-published_at", "-pk")
+    if cursor is not None:
+        # Keyset pagination: posts published meanwhile sort before the cursor and cannot shift
+        # the pages still to come (an offset would repeat posts).
+        published_at, pk = cursor
+        stream = stream.filter(Q(published_at__lt=published_at) | Q(published_at=published_at, pk__lt=pk))
+    page = list(stream[: limit + 1])
+    posts, more = page[:limit], len(page) > limit
+    pinned = visible.filter(is_pinned=True).first()
+    # One prefetch for the page and the pinned post together.
+    prefetch_related_objects([p for p in [pinned, *posts] if p is not None], "post_authors__author")
+
+    next_url = None
+    if more:
+        query = urlencode({"cursor": encode_cursor(posts[-1]), "limit": limit})
+        next_url = _absolute(request, f"{reverse('api-liveblog', kwargs={'slug': blog.slug})}?{query}")
+    data = {
+        "blog": blog_data(request, blog),
+        "pinned": post_data(request, pinned, blog) if pinned else None,
+        "posts": [post_data(request, post, blog) for post in posts],
+        "next": next_url,
+    }
+    return _json(data, cache=cache)
+
+
+@api_view
+def liveblog_events(request: HttpRequest, slug: str) -> HttpResponse:
+    """The blog's event log after `?after=<seq>`, in seq order; the same log as the catch-up endpoint."""
+    blog = _public_blog(slug)
+    if blog is None:
+        return _error("not found", 404)
+    cache = _cache_control(blog)
+    try:
+        after = _after(request)
+    except BadRequest as error:
+        return _error(str(error), 400, cache)
+
+    limit = EVENTS_LIMIT
+    page = list(events_for_rendering().filter(live_blog=blog, seq__gt=after).order_by("seq")[: limit + 1])
+    events, more = page[:limit], len(page) > limit
+    posts: dict[int, dict | None] = {}  # one post may appear in many events; serialize it once
+
+    def post_of(event) -> dict | None:
+        post = event.post
+        if event.kind not in POST_KINDS or post is None or post.is_deleted:
+            return None
+        if post.pk not in posts:
+            posts[post.pk] = post_data(request, post, blog)
+        return posts[post.pk]
+
+    # An event committed after the blog row was read may be in the list: never report less than it.
+    last_seq = max(blog.last_seq, events[-1].seq if events else 0)
+    next_url = None
+    if more:
+        path = reverse("api-liveblog-events", kwargs={"slug": blog.slug})
+        next_url = _absolute(request, f"{path}?{urlencode({'after': events[-1].seq})}")
+    data = {
+        "events": [
+            {
+                "seq": event.seq,
+                "kind": event.kind,
+                "post_id": event.post_id,
+                "created_at": event.created_at,
+                "post": post_of(event),
+            }
+            for event in events
+        ],
+        "last_seq": last_seq,
+        "next": next_url,
+    }
+    return _json(data, cache=cache)
+
+
+@api_view
+def schema(request: HttpRequest) -> HttpResponse:
+    """The OpenAPI 3.1 document (docs/openapi.yaml), written by hand next to this module's views."""
+    document = (settings.BASE_DIR / "docs" / "openapi.yaml").read_bytes()
+    response = HttpResponse(document, content_type="application/yaml")
+    response["Cache-Control"] = ARCHIVED_CACHE  # changes only with a deploy
+    return response
