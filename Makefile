@@ -28,7 +28,16 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-install: $(STAMP)
+# HTML and accessibility checkers (vnu-jar, axe-core) for the page-quality tests; without npm
+# those tests are skipped locally (CI requires them). --ignore-scripts: vnu-jar's postinstall
+# would download a JDK; the machine's Java is used instead.
+NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | cksum | cut -d' ' -f1)
+$(NODE_STAMP):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch $@; \
+	else echo "npm not found: HTML validity and accessibility tests will be skipped."; fi
+
+install: $(STAMP) $(NODE_STAMP)
 
 demo: install
 	@$(BIN)/python manage.py migrate --noinput -v 0

@@ -120,7 +120,7 @@
       current?.remove();
       pending.delete(id);
       syncImportant(id, null);
-      updatePinnedVisibility();
+      updateVisibility();
       return;
     }
     const becameImportant = syncImportant(id, article);
@@ -143,9 +143,9 @@
       insertSorted(article);
       highlight(article);
     }
-    updatePinnedVisibility();
+    updateVisibility();
     if (lastUpdate && !current && article.dataset.published) {
-      lastUpdate.dateTime = article.dataset.published;
+      lastUpdate.dateTime = article.querySelector("time")?.getAttribute("datetime") || "";
       lastUpdate.textContent = new Date(article.dataset.published).toLocaleTimeString(
         document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
     }
@@ -156,8 +156,11 @@
     setTimeout(() => article.classList.remove("post--new"), 4000);
   }
 
-  function updatePinnedVisibility() {
+  function updateVisibility() {
     pinnedEl.hidden = !pinnedEl.querySelector("article.post");
+    // The server's "No updates yet." goes away with the first live post (and back with the last).
+    const empty = postsEl.querySelector(":scope > p.empty");
+    if (empty) empty.hidden = !!postsEl.querySelector(":scope > article.post");
   }
 
   function updatePendingUi() {
@@ -175,6 +178,7 @@
       insertSorted(article);
       highlight(article);
     }
+    updateVisibility();
     updatePendingUi();
     postsEl.scrollIntoView({ block: "start" });
   }
