@@ -172,3 +172,14 @@ def test_live_page_is_revalidated_not_cached(client, blog):
     response = client.get("/live/wahl/")
     assert "no-cache" in response["Cache-Control"]
     assert "live.js" in response.content.decode()
+
+
+def test_archive_notice_points_to_the_topic_page_while_the_successor_is_a_draft(client, blog):
+    blog.successor = LiveBlogFactory(slug="noch-geheim", state=LiveBlog.State.DRAFT)
+    blog.topic_url = "https://example.org/themen/wahl"
+    blog.topic_title = "Themenseite Wahl"
+    blog.save()
+    services.archive_blog(blog)
+    html = client.get("/live/wahl/").content.decode()
+    assert "noch-geheim" not in html
+    assert 'href="https://example.org/themen/wahl">Themenseite Wahl</a>' in html
