@@ -128,7 +128,10 @@ def test_editor_can_log_in_is_in_editors_and_is_an_author(loaded, client):
     assert not user.is_superuser
     assert user.groups.filter(name="Editors").exists()
     assert Author.objects.get(user=user)
-    assert client.login(username="redaktion", password="liveblog-demo")
+    response = client.post(
+        "/admin/login/", {"username": "redaktion", "password": "liveblog-demo", "next": "/admin/"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/admin/"
 
 
 def test_event_log_of_each_blog_is_gapless_and_in_publishing_order(loaded):
