@@ -146,8 +146,50 @@
     updateVisibility();
     if (lastUpdate && !current && article.dataset.published) {
       lastUpdate.dateTime = article.querySelector("time")?.getAttribute("datetime") || "";
-      lastUpdate.textContent = new Date(article.dataset.published).toLocaleTimeString(
-        document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
+      lastUpdate.dataset.published = article.dataset.published;
+      refreshRelativeTimes();
+    }
+    relativeTime(article);
+  }
+
+  // ---- relative times ("vor 5 Minuten") next to the absolute ones, for the last few hours ----
+
+  const RELATIVE_FOR = 6 * 3600 * 1000;
+  const relative = "RelativeTimeFormat" in Intl
+    ? new Intl.RelativeTimeFormat(document.documentElement.lang || undefined, { numeric: "auto" })
+    : null;
+
+  function ago(when) {
+    const seconds = Math.round((when - Date.now()) / 1000);
+    if (Math.abs(seconds) < 60) return relative.format(0, "minute");
+    if (Math.abs(seconds) < 3600) return relative.format(Math.round(seconds / 60), "minute");
+    return relative.format(Math.round(seconds / 3600), "hour");
+  }
+
+  function relativeTime(article) {
+    if (!relative) return;
+    const when = published(article);
+    const time = article.querySelector("header time");
+    if (!time || !when) return;
+    let label = article.querySelector(".post__ago");
+    if (Date.now() - when > RELATIVE_FOR) { label?.remove(); return; }
+    if (!label) {
+      label = Object.assign(document.createElement("span"), { className: "post__ago" });
+      time.after(" ", label);
+    }
+    label.textContent = `(${ago(when)})`;
+  }
+
+  function refreshRelativeTimes() {
+    if (!relative) return;
+    document.querySelectorAll("article.post").forEach(relativeTime);
+    // datetime attributes end in +0100 (valid HTML); Date.parse wants +01:00.
+    const stamp = lastUpdate?.dataset.published
+      || (lastUpdate?.getAttribute("datetime") || "").replace(/([+-]\d\d)(\d\d)$/, "$1:$2");
+    const last = Date.parse(stamp);
+    if (lastUpdate && last) {
+      lastUpdate.title ||= lastUpdate.textContent;
+      lastUpdate.textContent = ago(last);
     }
   }
 
@@ -344,6 +386,8 @@
   }
   window.addEventListener("online", () => { if (!socket) connect(); catchUp(); });
 
+  refreshRelativeTimes();
+  setInterval(refreshRelativeTimes, 30000);
   catchUp(); // an event committed between render and socket open is caught here or by hello
   connect();
 })();
