@@ -9,14 +9,40 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liveblog.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier  # noqa: E402
 
 from posts.routing import websocket_urlpatterns  # noqa: E402
+
+
+class Denier(WebsocketDenier):
+    # Refuses the handshake (HTTP 403) without making a channel-layer channel first.
+    channel_layer_alias = None
+
+
+class OriginRequired:
+    """Refuses WebSocket handshakes without exactly one real Origin header.
+
+    Browsers always send Origin on WebSocket handshakes; a missing one means a non-browser client,
+    and "null" an opaque origin (sandboxed iframe, file:, data: URL), neither of which is our page.
+    The Origin validator refuses both already unless ALLOWED_HOSTS contains "*"; this refuses
+    them whatever ALLOWED_HOSTS says, and also refuses a repeated (ambiguous) Origin header.
+    """
+
+    def __init__(self, application) -> None:
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":
+            origins = [value for name, value in scope.get("headers", ()) if name == b"origin"]
+            if len(origins) != 1 or origins[0].strip().lower() in (b"", b"null"):
+                return await Denier()(scope, receive, send)
+        return await self.application(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Browsers send Origin on every WebSocket handshake; only our own hosts may open one.
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        "websocket": OriginRequired(AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns))),
     }
 )

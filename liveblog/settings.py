@@ -150,6 +150,15 @@ else:
 # default) or "group" (a channel per socket, plain group_send; kept for the benchmark).
 LIVEBLOG_FANOUT = os.environ.get("LIVEBLOG_FANOUT", "hub")
 
+# WebSocket abuse limits (posts/consumers.py): sockets per client address and process, and client
+# frames per window before that socket is closed (4008).
+LIVEBLOG_MAX_SOCKETS_PER_CLIENT = int(os.environ.get("LIVEBLOG_MAX_SOCKETS_PER_CLIENT", "20"))
+LIVEBLOG_WS_MAX_FRAMES = int(os.environ.get("LIVEBLOG_WS_MAX_FRAMES", "50"))
+LIVEBLOG_WS_FRAME_WINDOW = float(os.environ.get("LIVEBLOG_WS_FRAME_WINDOW", "10"))
+# Only behind a proxy that *sets* X-Forwarded-For to the peer address (nginx: $remote_addr, not
+# $proxy_add_x_forwarded_for); otherwise the first entry is whatever the client sent.
+LIVEBLOG_TRUST_X_FORWARDED_FOR = env_bool("LIVEBLOG_TRUST_X_FORWARDED_FOR")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

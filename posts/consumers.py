@@ -10,6 +10,17 @@ Frames to the client (JSON text):
 Unknown and draft blogs are accepted and closed at once with code 4404, so browsers see the
 code (a refused handshake only shows up as 1006) and stop reconnecting.
 
+Close codes: 4404 (unknown or draft blog); 4429 (this client address already holds
+`LIVEBLOG_MAX_SOCKETS_PER_CLIENT` sockets in this process: back off for long); 4008 (more than
+`LIVEBLOG_WS_MAX_FRAMES` client frames within `LIVEBLOG_WS_FRAME_WINDOW` seconds: readers have
+nothing to say); 4011 (the socket could not take a frame in time, posts/hub.py); 1000 (the blog
+was archived, after its `blog.archived` event). Daphne (autobahn) lets an application close only
+with 1000 or 3000-4999 and raises on anything else, so 4008 stands in for 1008 (policy violation).
+The Origin check happens before any of this, in liveblog/asgi.py.
+
+The client address is `scope["client"]`, or the first X-Forwarded-For entry when
+`LIVEBLOG_TRUST_X_FORWARDED_FOR` is on (only behind a proxy that sets that header itself).
+
 Fan-out (setting or environment variable `LIVEBLOG_FANOUT`): "hub", the default, delivers through
 the process's hub (posts/hub.py). "group", for benchmarks only, gives every socket its own layer
 channel and group membership, the plain Channels way (no heartbeat pings).
@@ -17,20 +28,33 @@ channel and group membership, the plain Channels way (no heartbeat pings).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import time
+from collections import deque
 
 from channels import DEFAULT_CHANNEL_LAYER
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from .hub import Hub, get_hub
+from . import hub as hubs
+from .hub import Hub, closes_blog, get_hub
 from .models import LiveBlog
 
 # Readers have nothing to say yet; anything bigger than this is not ours.
 MAX_CLIENT_FRAME = 4096
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY_SOCKETS = 4429
+# 1008 (policy violation) in the application range: autobahn refuses 1001-2999 from applications.
+CLOSE_POLICY_VIOLATION = 4008
+CLOSE_NORMAL = hubs.CLOSE_NORMAL
+# Defaults of the settings read below.
+MAX_SOCKETS_PER_CLIENT = 20
+MAX_FRAMES = 50
+FRAME_WINDOW = 10.0
 FANOUT_HUB = "hub"
 FANOUT_GROUP = "group"
 
@@ -41,6 +65,19 @@ def fanout() -> str:
     if mode not in (FANOUT_HUB, FANOUT_GROUP):
         raise ValueError(f"LIVEBLOG_FANOUT must be {FANOUT_HUB!r} or {FANOUT_GROUP!r}, not {mode!r}")
     return mode
+
+
+def client_address(scope: dict) -> str | None:
+    """The address the per-client socket cap counts under, or None when the server knows none."""
+    if getattr(settings, "LIVEBLOG_TRUST_X_FORWARDED_FOR", False):
+        for name, value in scope.get("headers", ()):
+            if name == b"x-forwarded-for":
+                first = value.decode("latin-1").split(",")[0].strip()
+                if first:
+                    return first
+                break
+    client = scope.get("client")
+    return client[0] if client else None
 
 
 @database_sync_to_async
@@ -61,6 +98,9 @@ class LiveBlogConsumer(AsyncWebsocketConsumer):
     hub: Hub | None = None
     group: str | None = None
     own_channel = False
+    # The address holding one of this process's per-client slots for this socket, until released.
+    client: str | None = None
+    closing = False
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -68,8 +108,51 @@ class LiveBlogConsumer(AsyncWebsocketConsumer):
             # A channel of its own (made by AsyncConsumer.__call__) and one membership per socket.
             self.own_channel = True
             self.channel_layer_alias = DEFAULT_CHANNEL_LAYER
+        self.max_frames = int(getattr(settings, "LIVEBLOG_WS_MAX_FRAMES", MAX_FRAMES))
+        self.frame_window = float(getattr(settings, "LIVEBLOG_WS_FRAME_WINDOW", FRAME_WINDOW))
+        self.recent_frames: deque[float] = deque()
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when the server cancels the consumer without a disconnect (abnormal endings).
+            self._release_client()
+            with contextlib.suppress(Exception):
+                await self._leave()
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels' dispatch closes stale database connections before every handler, a hop to the
+        # one thread that also runs Django's sync views, for every client frame; a frame flood
+        # would queue up there. Only connect() reads the database, through database_sync_to_async,
+        # which closes stale connections itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close=False) -> None:
+        # Nothing more (hub frames, error replies) once the server has closed the socket.
+        if self.closing:
+            return
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        await super().close(code=code, reason=reason)
 
     async def connect(self) -> None:
+        address = client_address(self.scope)
+        if address is not None:
+            limit = int(getattr(settings, "LIVEBLOG_MAX_SOCKETS_PER_CLIENT", MAX_SOCKETS_PER_CLIENT))
+            if not hubs.claim_client_slot(address, limit):
+                # Accepted and closed, not refused, so the browser sees the code.
+                await self.accept()
+                await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+                return
+            self.client = address
         blog = await _public_blog(self.scope["url_route"]["kwargs"]["slug"])
         await self.accept()
         if blog is None:
@@ -93,17 +176,44 @@ class LiveBlogConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({"type": "hello", "last_seq": last_seq}))
 
     async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-        if self.hub is not None and self.blog_id is not None:
-            await self.hub.leave(self.blog_id, self)
+        self._release_client()
+        await self._leave()
+
+    def _release_client(self) -> None:
+        if self.client is not None:
+            hubs.release_client_slot(self.client)
+            self.client = None
+
+    async def _leave(self) -> None:
+        """Leave the group or the hub; safe to call twice."""
+        group, self.group = self.group, None
+        if group is not None:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        blog_hub, self.hub = self.hub, None
+        if blog_hub is not None and self.blog_id is not None:
+            await blog_hub.leave(self.blog_id, self)
 
     async def liveblog_event(self, message: dict) -> None:
         """Group fan-out only: broadcast.MESSAGE_TYPE ("liveblog.event"), its frame forwarded unchanged."""
+        if self.closing:
+            return
         await self.send(text_data=message["text"])
+        if closes_blog(message):
+            await self.close(code=CLOSE_NORMAL)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        # Client frames are ignored; a bad one gets an error frame and never closes the socket.
+        # Client frames are ignored; a bad one gets an error frame and does not close the socket,
+        # but more than `max_frames` of any kind within `frame_window` seconds do (4008).
+        if self.closing:
+            return
+        now = time.monotonic()
+        frames = self.recent_frames
+        frames.append(now)
+        while frames and frames[0] <= now - self.frame_window:
+            frames.popleft()
+        if len(frames) > self.max_frames:
+            await self.close(code=CLOSE_POLICY_VIOLATION)
+            return
         error = None
         if text_data is None:
             error = "binary frames are not supported"

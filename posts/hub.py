@@ -9,6 +9,12 @@ frame to the local sockets, so a broadcast costs one layer write per process, no
 Lifecycle: the hub belongs to one event loop and one channel layer (`get_hub()` makes a new one
 when either changes, e.g. between tests). Its tasks start with the first reader and stop with
 the last; group memberships are refreshed periodically because channels-redis expires them.
+
+A `blog.archived` event is the blog's last: after forwarding it the hub closes the blog's sockets
+with 1000, so an archived blog holds no connections.
+
+This module also counts each client address's open sockets in this process
+(`claim_client_slot`/`release_client_slot`), for the per-client cap in posts/consumers.py.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Protocol
 from channels.layers import BaseChannelLayer, get_channel_layer
 
 from .broadcast import MESSAGE_TYPE
+from .models import Event
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +38,30 @@ SEND_TIMEOUT = 5.0
 HEARTBEAT_SECONDS = 25.0
 # channels-redis forgets group members after `group_expiry` (a day by default): re-join well before.
 REFRESH_SECONDS = 3600.0
+# Sent to a blog's sockets after its `blog.archived` event: nothing more will come.
+CLOSE_NORMAL = 1000
+# A socket that could not take a frame: reconnect and catch up. (1011 would say it, but Daphne's
+# autobahn raises on any application close code but 1000 and 3000-4999, leaving the socket open.)
+CLOSE_TOO_SLOW = 4011
+ARCHIVED = Event.Kind.BLOG_ARCHIVED.value
+
+
+def closes_blog(message: dict) -> bool:
+    """Whether this layer message is a blog's `blog.archived` event (its sockets close after it).
+
+    Reads the message's "kind" when broadcast.py sends one, else the frame itself; the substring
+    test keeps the JSON parse off the path of ordinary posts.
+    """
+    kind = message.get("kind")
+    if kind is None:
+        text = message.get("text") or ""
+        if ARCHIVED not in text:
+            return False
+        try:
+            kind = json.loads(text).get("kind")
+        except (ValueError, AttributeError):
+            return False
+    return kind == ARCHIVED
 
 
 class Reader(Protocol):
@@ -110,12 +141,23 @@ class Hub:
                 "Dropping %d reader(s) of blog %s that could not take a frame", len(failed), blog_id
             )
             await asyncio.gather(
-                *(asyncio.wait_for(reader.close(code=1011), SEND_TIMEOUT) for reader in failed),
+                *(asyncio.wait_for(reader.close(code=CLOSE_TOO_SLOW), SEND_TIMEOUT) for reader in failed),
                 return_exceptions=True,
             )
             # Last: leaving with the last reader stops this very task.
             for reader in failed:
                 await self.leave(blog_id, reader)
+
+    async def close_blog(self, blog_id: int, code: int = CLOSE_NORMAL) -> None:
+        """Close every local socket of the blog (after its last event) and forget them."""
+        readers = list(self.readers.get(blog_id, ()))
+        await asyncio.gather(
+            *(asyncio.wait_for(reader.close(code=code), SEND_TIMEOUT) for reader in readers),
+            return_exceptions=True,
+        )
+        # Last: leaving with the last reader stops this very task.
+        for reader in readers:
+            await self.leave(blog_id, reader)
 
     async def _receive_forever(self) -> None:
         while True:
@@ -132,6 +174,8 @@ class Hub:
             blog_id = message.get("blog_id")
             self.saw_seq(blog_id, message.get("seq", 0))
             await self.forward(blog_id, message["text"])
+            if closes_blog(message):
+                await self.close_blog(blog_id)
 
     async def _heartbeat_forever(self) -> None:
         while True:
@@ -163,3 +207,28 @@ def get_hub() -> Hub | None:
     if _hub is None or _hub.loop is not loop or _hub.layer is not layer:
         _hub = Hub(layer, loop)
     return _hub
+
+
+# Open sockets per client address in this process (one event loop: no awaits, no lock needed).
+_client_sockets: dict[str, int] = {}
+
+
+def claim_client_slot(client: str, limit: int) -> bool:
+    """Count one more socket for `client`, unless it already holds `limit` of them."""
+    count = _client_sockets.get(client, 0)
+    if count >= limit:
+        return False
+    _client_sockets[client] = count + 1
+    return True
+
+
+def release_client_slot(client: str) -> None:
+    count = _client_sockets.get(client, 0) - 1
+    if count > 0:
+        _client_sockets[client] = count
+    else:
+        _client_sockets.pop(client, None)
+
+
+def client_sockets(client: str) -> int:
+    return _client_sockets.get(client, 0)

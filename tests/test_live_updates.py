@@ -324,7 +324,7 @@ def test_a_broken_or_slow_socket_does_not_block_the_others(monkeypatch):
         await the_hub.forward(1, "frame 2")
 
         assert good.frames == ["frame 1", "frame 2"]
-        assert broken.closed == slow.closed == 1011
+        assert broken.closed == slow.closed == hub.CLOSE_TOO_SLOW
         assert the_hub.readers[1] == {good}
         await the_hub.leave(1, good)
         assert not the_hub._tasks

@@ -269,7 +269,7 @@
   }
 
   function catchUp() {
-    if (catchingUp) return catchingUp;
+    if (catchingUp) return catchingUp.catch(() => {});
     catchingUp = (async () => {
       try {
         for (;;) {
@@ -326,7 +326,20 @@
     socket.addEventListener("close", (event) => {
       clearTimeout(heartbeatTimer);
       socket = null;
+      if (stopped) return;
       if (event.code === 4404) { stop(); return; } // the blog is gone for readers
+      if (event.code === 1000) {
+        // The server closes cleanly only when the blog was archived: one last catch-up applies
+        // the archive notice even if its frame waited behind a gap; then stay quiet.
+        catchUp().then(() => { if (root.dataset.state !== "live") stop(); else scheduleReconnect(opened); });
+        return;
+      }
+      if (event.code === 4429 || event.code === 4008) {
+        // Too many sockets from this address (or a misbehaving client): poll, and try again much
+        // later, so that readers over the cap do not hammer the server.
+        startPolling();
+        attempts = Math.max(attempts, 8);
+      }
       scheduleReconnect(opened);
     });
   }
@@ -343,7 +356,8 @@
     if (connectionNote) connectionNote.hidden = false;
     if (failuresBeforeOpen >= FAILURES_BEFORE_POLLING) startPolling();
     // Exponential backoff with full jitter, so a restarted server is not hit by every reader at once.
-    const delay = Math.random() * Math.min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempts);
+    const cap = attempts >= 8 ? BACKOFF_CAP * 10 : BACKOFF_CAP;
+    const delay = Math.random() * Math.min(cap, BACKOFF_BASE * 2 ** attempts);
     attempts += 1;
     clearTimeout(reconnectTimer);
     reconnectTimer = setTimeout(() => { catchUp(); connect(); }, delay);
