@@ -94,6 +94,10 @@ class PostForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         blog = cleaned.get("live_blog") or self.live_blog
+        if self.instance.pk and blog is not None and blog.pk != self.instance.live_blog_id:
+            # Its events belong to the old blog's log; readers of either would be misled.
+            self.add_error("live_blog", _("A post cannot be moved to another live blog."))
+            return cleaned
         if blog is not None and blog.is_archived:
             raise forms.ValidationError(
                 _("“%(title)s” is archived and can no longer be changed.") % {"title": blog.title},
