@@ -102,6 +102,11 @@ class LiveBlogAdmin(admin.ModelAdmin):
         return [
             path("<int:blog_id>/composer/", view(composer.composer_view), name="posts_liveblog_composer"),
             path(
+                "<int:blog_id>/composer/preview/",
+                view(composer.preview_view),
+                name="posts_liveblog_composer_preview",
+            ),
+            path(
                 "<int:blog_id>/composer/posts/",
                 view(composer.post_list_view),
                 name="posts_liveblog_composer_posts",

@@ -7,18 +7,26 @@ sequence moves. Without JavaScript every button is a normal form post.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+
+from authors.models import Author
+from images.processing import PHOTO_WIDTHS
 
 from . import services
 from .forms import ComposerForm, media_with_nonce
 from .models import LiveBlog, Post
+from .sanitize import clean_html
 
 TEMPLATE = "admin/posts/liveblog/composer.html"
 LIST_LIMIT = 50
@@ -28,7 +36,14 @@ ACTIONS = {
     "pin": lambda post, actor: services.set_pinned(post, True, actor=actor),
     "unpin": lambda post, actor: services.set_pinned(post, False, actor=actor),
     "delete": lambda post, actor: services.delete_post(post, actor=actor),
+    "restore": lambda post, actor: services.restore_post(post, actor=actor),
 }
+# Taking a post away and giving it back need the same permission.
+DELETE_ACTIONS = frozenset({"delete", "restore"})
+# How long a deleted post's row offers "Undo" (the server accepts it for services.RESTORE_WINDOW).
+UNDO_OFFER = timedelta(seconds=30)
+# The reader partial a preview renders, exactly as readers (and broadcasts) get it.
+READER_POST = "posts/liveblog_detail.html#post"
 
 
 def _require(request, perm: str) -> None:
@@ -36,8 +51,26 @@ def _require(request, perm: str) -> None:
         raise PermissionDenied
 
 
+def _list_posts(blog: LiveBlog) -> list[Post]:
+    """The newest posts, each with what the desk shows besides the post itself.
+
+    `undo_seconds`: how long the row of a just-deleted post still offers "Undo" (0: not any more).
+    `thumbnail`: the smallest stored rendition of the post's image ("" without one).
+    """
+    posts = list(blog.posts.for_display()[:LIST_LIMIT])
+    now = timezone.now()
+    for post in posts:
+        left = (post.deleted_at + UNDO_OFFER - now).total_seconds() if post.is_deleted else 0
+        post.undo_seconds = max(0, int(left))
+        post.thumbnail = ""
+        if post.image:
+            small = PHOTO_WIDTHS[0]  # stored only for images at least that wide
+            post.thumbnail = post.image_url(small) if (post.image_width or 0) >= small else post.image.url
+    return posts
+
+
 def _context(request, blog: LiveBlog, form: ComposerForm | None = None) -> dict:
-    posts = blog.posts.for_display()[:LIST_LIMIT]
+    posts = _list_posts(blog)
     form = form or _empty_form(request, blog)
     return {
         **admin.site.each_context(request),
@@ -107,7 +140,7 @@ def post_list_view(request, blog_id: int):
 def post_action_view(request, blog_id: int, post_id: int, action: str):
     if action not in ACTIONS:
         return HttpResponse(status=404)
-    _require(request, "delete_post" if action == "delete" else "change_post")
+    _require(request, "delete_post" if action in DELETE_ACTIONS else "change_post")
     blog = get_object_or_404(LiveBlog, pk=blog_id)
     # The post must belong to the blog named in the URL.
     post = get_object_or_404(Post.objects.select_related("live_blog"), pk=post_id, live_blog=blog)
@@ -124,3 +157,62 @@ def post_action_view(request, blog_id: int, post_id: int, action: str):
     context = _context(request, blog)
     context["action_error"] = error_text
     return TemplateResponse(request, f"{TEMPLATE}#post-list", context)
+
+
+class PreviewPost:
+    """An unsaved post as the reader partial reads it: the picked authors, no link, no pk.
+
+    Post.ordered_authors and get_absolute_url need a saved post; everything else is the Post's.
+    """
+
+    pk = "preview"
+
+    def __init__(self, post: Post, authors: list[Author]):
+        self._post = post
+        self.ordered_authors = authors
+
+    def __getattr__(self, name):
+        return getattr(self._post, name)
+
+    def get_absolute_url(self) -> str:
+        return "#post-preview"
+
+
+def _picked_authors(values: list[str]) -> list[Author]:
+    """The authors picked in the form, in the byline's order; unknown or malformed ids are left out."""
+    ids = list(dict.fromkeys(int(v) for v in values if v.isdigit()))
+    by_pk = Author.objects.in_bulk(ids)
+    return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+def preview_post(blog: LiveBlog, data) -> PreviewPost:
+    """The composer's current input as an unsaved post: nothing validated, the body sanitized."""
+    post = Post(
+        live_blog=blog,
+        headline=data.get("headline", "").strip(),
+        body=clean_html(data.get("body", "")),
+        is_important=bool(data.get("is_important")),
+        image_alt=data.get("image_alt", ""),
+        image_caption=data.get("image_caption", ""),
+        image_credit=data.get("image_credit", ""),
+        source=data.get("source", "").strip(),
+        published_at=timezone.now(),
+    )
+    return PreviewPost(post, _picked_authors(data.getlist("authors")))
+
+
+@require_POST
+def preview_view(request, blog_id: int):
+    """The post being typed, rendered as readers will see it. Validates nothing, saves nothing.
+
+    The uploaded image is not sent (the desk shows it next to the file field instead).
+    """
+    _require(request, "view_post")
+    _require(request, "add_post")
+    blog = get_object_or_404(LiveBlog, pk=blog_id)
+    post = preview_post(blog, request.POST)
+    if not (post.headline or post.body):
+        return TemplateResponse(request, f"{TEMPLATE}#composer-preview-empty", {})
+    with translation.override(blog.language), timezone.override(blog.time_zone):
+        html = render_to_string(READER_POST, {"post": post})
+    return HttpResponse(html)

@@ -10,6 +10,7 @@ commands and tests call these; nothing broadcasts from save() or signals.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import partial
 
 from django.core.exceptions import ValidationError
@@ -27,6 +28,9 @@ from .sanitize import clean_html
 # Fields whose change makes a post "edited" for readers (flags alone do not).
 CONTENT_FIELDS = ("headline", "body", "image", "image_alt", "image_caption", "image_credit", "source")
 KEEP = object()  # "leave the image as it is" for update_post
+# How long after a delete restore_post() may still bring the post back (the desk offers "Undo"
+# for a shorter time; the margin covers slow clicks and the no-JavaScript path).
+RESTORE_WINDOW = timedelta(minutes=5)
 
 
 class BlogClosedError(ValidationError):
@@ -203,6 +207,44 @@ def delete_post(post: Post, *, actor=None) -> Post:
     current.save(update_fields=["deleted_at", "is_pinned", "version", "updated_at"])
     _record_event(blog, Event.Kind.POST_DELETED, current, actor)
     post.deleted_at, post.is_pinned, post.version = current.deleted_at, False, current.version
+    return current
+
+
+@transaction.atomic
+def restore_post(post: Post, *, actor=None) -> Post:
+    """Undo a delete made moments ago: readers get the post back where it was.
+
+    Allowed only within RESTORE_WINDOW of the delete and only on a blog that is not archived. The
+    post comes back unpinned (deleting unpinned it; another post may be pinned since).
+
+    Recorded as `post.updated`, not `post.created`: the event carries the post's current markup
+    (posts/broadcast.py renders the post's state at send time), and the reader client inserts a
+    post it does not have (live.js `place()`), in its published_at position. It is not a new post
+    (its published time is old, its pk is known), so readers and the event log see an update of a
+    post that was removed and is visible again; replaying the log (delete, then update) ends with
+    the post shown.
+    """
+    blog = _lock_blog(post.live_blog)
+    _ensure_open(blog)
+    current = Post.objects.select_for_update().get(pk=post.pk)
+    if current.live_blog_id != blog.pk:
+        raise ValidationError(_("This post belongs to another live blog."), code="wrong_blog")
+    if not current.is_deleted:
+        return current
+    if timezone.now() - current.deleted_at > RESTORE_WINDOW:
+        raise ValidationError(
+            _(
+                "“%(headline)s” was deleted more than %(minutes)d minutes ago and can no longer be "
+                "restored. Publish it again instead."
+            )
+            % {"headline": current.headline, "minutes": int(RESTORE_WINDOW.total_seconds() // 60)},
+            code="restore_expired",
+        )
+    current.deleted_at = None
+    current.version += 1
+    current.save(update_fields=["deleted_at", "version", "updated_at"])
+    _record_event(blog, Event.Kind.POST_UPDATED, current, actor)
+    post.deleted_at, post.is_pinned, post.version = None, current.is_pinned, current.version
     return current
 
 
