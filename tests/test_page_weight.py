@@ -53,8 +53,11 @@ def gzipped(data: bytes) -> int:
 def static_file(url: str) -> Path:
     path = urlsplit(url).path
     assert path.startswith(settings.STATIC_URL), f"{url} is not one of our static files"
-    found = finders.find(path[len(settings.STATIC_URL) :])
-    assert found, f"{url} not found by the staticfiles finders"
+    name = path[len(settings.STATIC_URL) :]
+    # With production settings the page names fingerprinted copies in STATIC_ROOT (collectstatic).
+    collected = Path(settings.STATIC_ROOT) / name
+    found = finders.find(name) or (str(collected) if collected.is_file() else None)
+    assert found, f"{url} not found by the staticfiles finders nor in STATIC_ROOT"
     return Path(found)
 
 
