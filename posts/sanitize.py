@@ -55,7 +55,10 @@ _cleaner = nh3.Cleaner(
 
 def clean_html(html: str | None) -> str:
     """Sanitized body HTML; an editor's empty paragraph becomes the empty string."""
-    cleaned = _cleaner.clean(html or "").strip()
+    # A second pass settles what one pass can only rearrange (content of a dropped <table> nesting
+    # links, an entity-encoded CR, a BOM, attribute order): saving an already-clean body again
+    # must not change it. A leading BOM would be dropped by the next parse, so drop it now.
+    cleaned = _cleaner.clean(_cleaner.clean(html or "")).strip().lstrip("\ufeff")
     if cleaned in {"<p></p>", "<p><br></p>"}:
         return ""
     return cleaned

