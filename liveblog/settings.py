@@ -150,6 +150,11 @@ else:
 # default) or "group" (a channel per socket, plain group_send; kept for the benchmark).
 LIVEBLOG_FANOUT = os.environ.get("LIVEBLOG_FANOUT", "hub")
 
+# Live sockets: how often each process pings its readers with the blog's newest seq (from the
+# database; a reader that missed pushes catches up), and re-joins its channel-layer groups.
+LIVEBLOG_HEARTBEAT_SECONDS = float(os.environ.get("LIVEBLOG_HEARTBEAT_SECONDS", "25"))
+LIVEBLOG_GROUP_REFRESH_SECONDS = float(os.environ.get("LIVEBLOG_GROUP_REFRESH_SECONDS", "60"))
+
 # WebSocket abuse limits (posts/consumers.py): sockets per client address and process, and client
 # frames per window before that socket is closed (4008).
 LIVEBLOG_MAX_SOCKETS_PER_CLIENT = int(os.environ.get("LIVEBLOG_MAX_SOCKETS_PER_CLIENT", "20"))

@@ -24,20 +24,25 @@ import json
 import logging
 from typing import Protocol
 
+from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
 
 from .broadcast import MESSAGE_TYPE
-from .models import Event
+from .models import Event, LiveBlog
 
 logger = logging.getLogger(__name__)
 
 # A socket that takes longer than this to accept a frame is closed; its client reconnects and
 # catches up from the event log. Daphne's send only buffers, so this is a last resort.
 SEND_TIMEOUT = 5.0
-# Keeps proxies from closing idle sockets and tells clients the newest seq (a gap means: catch up).
-HEARTBEAT_SECONDS = 25.0
-# channels-redis forgets group members after `group_expiry` (a day by default): re-join well before.
-REFRESH_SECONDS = 3600.0
+# Keeps proxies from closing idle sockets and tells clients the newest seq *from the database*, so a
+# reader whose pushes were lost (Redis down or wiped) catches up within one heartbeat.
+HEARTBEAT_SECONDS = float(getattr(settings, "LIVEBLOG_HEARTBEAT_SECONDS", 25.0))
+# Re-join the blogs' groups this often: channels-redis forgets members after `group_expiry`, and a
+# Redis restart or FLUSHALL forgets them at once (without any error to notice). group_add is one
+# cheap Redis command per blog and process.
+REFRESH_SECONDS = float(getattr(settings, "LIVEBLOG_GROUP_REFRESH_SECONDS", 60.0))
 # Sent to a blog's sockets after its `blog.archived` event: nothing more will come.
 CLOSE_NORMAL = 1000
 # A socket that could not take a frame: reconnect and catch up. (1011 would say it, but Daphne's
@@ -168,6 +173,8 @@ class Hub:
             except Exception:
                 logger.exception("Hub receive failed; retrying")
                 await asyncio.sleep(1)
+                # The layer may have lost our memberships with its data (a Redis restart).
+                await self._rejoin()
                 continue
             if message.get("type") != MESSAGE_TYPE:
                 continue
@@ -180,18 +187,38 @@ class Hub:
     async def _heartbeat_forever(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            for blog_id in list(self.readers):
-                text = json.dumps({"type": "ping", "last_seq": self.last_seq.get(blog_id, 0)})
-                await self.forward(blog_id, text)
+            await self.heartbeat()
+
+    async def heartbeat(self) -> None:
+        """Ping every local socket with its blog's newest seq: one query per process, not per reader."""
+        blog_ids = list(self.readers)
+        if not blog_ids:
+            return
+        try:
+            for blog_id, seq in await _last_seqs(blog_ids):
+                self.saw_seq(blog_id, seq)
+        except Exception:
+            logger.exception("Heartbeat could not read the event counters; sending what it has")
+        for blog_id in blog_ids:
+            text = json.dumps({"type": "ping", "last_seq": self.last_seq.get(blog_id, 0)})
+            await self.forward(blog_id, text)
 
     async def _refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(REFRESH_SECONDS)
-            for group in list(self.groups.values()):
-                try:
-                    await self.layer.group_add(group, self.channel)
-                except Exception:
-                    logger.exception("Could not refresh membership of %s", group)
+            await self._rejoin()
+
+    async def _rejoin(self) -> None:
+        for group in list(self.groups.values()):
+            try:
+                await self.layer.group_add(group, self.channel)
+            except Exception:
+                logger.exception("Could not refresh membership of %s", group)
+
+
+@database_sync_to_async
+def _last_seqs(blog_ids: list[int]) -> list[tuple[int, int]]:
+    return list(LiveBlog.objects.filter(pk__in=blog_ids).values_list("pk", "last_seq"))
 
 
 _hub: Hub | None = None

@@ -290,6 +290,28 @@ def test_heartbeat_carries_last_seq(monkeypatch):
     run(scenario)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_heartbeat_announces_the_databases_seq_after_pushes_were_lost(monkeypatch):
+    # A layer that drops everything (Redis down or wiped): only the heartbeat tells readers.
+    monkeypatch.setattr(hub, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(broadcast, "send_event", lambda event_id: None)
+    blog = LiveBlogFactory()
+
+    async def scenario():
+        communicator, _ = await connect_reader(blog)
+        await database_sync_to_async(publish)(blog)
+        await database_sync_to_async(publish)(blog)
+        for _ in range(20):
+            frame = json.loads(await communicator.receive_from())
+            if frame["type"] == "ping" and frame["last_seq"] == 2:
+                break
+        else:
+            pytest.fail("the heartbeat never announced seq 2")
+        await communicator.disconnect()
+
+    run(scenario)
+
+
 # The hub on its own ---------------------------------------------------------------------------
 
 

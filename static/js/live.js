@@ -40,6 +40,8 @@
   const baseTitle = document.title;
 
   let lastSeq = Number(root.dataset.seq) || 0;
+  let pendingSeq = 0; // the newest seq the server has announced
+  let catchUpFailures = 0;
   let paused = false;
   let socket = null;
   let attempts = 0;
@@ -253,9 +255,20 @@
       drainBuffer();
       updatePendingUi();
     } else {
+      // Pushes from concurrent editors can overtake each other: give the missing one a moment
+      // to arrive by push before asking the server (every reader sees the same gap at once).
       buffered.set(event.seq, event);
-      catchUp();
+      catchUpSoon();
     }
+  }
+
+  let soonTimer = null;
+  function catchUpSoon(maxDelay = 2000) {
+    if (soonTimer) return;
+    soonTimer = setTimeout(() => {
+      soonTimer = null;
+      if (buffered.size || pendingSeq > lastSeq) catchUp();
+    }, 300 + Math.random() * maxDelay);
   }
 
   function drainBuffer() {
@@ -287,8 +300,15 @@
           }
           drainBuffer();
           updatePendingUi();
+          catchUpFailures = 0;
           if (stopped || !data.events.length || lastSeq >= data.last_seq) return;
         }
+      } catch (error) {
+        // A busy server or a network blip: try again later, backing off with jitter.
+        catchUpFailures += 1;
+        const delay = Math.random() * Math.min(BACKOFF_CAP, BACKOFF_BASE * 2 ** catchUpFailures);
+        setTimeout(() => { if (!stopped) catchUp(); }, delay);
+        throw error;
       } finally {
         catchingUp = null;
       }
@@ -321,7 +341,11 @@
       let frame;
       try { frame = JSON.parse(message.data); } catch { return; }
       if (frame.type === "event") receive(frame);
-      else if ((frame.type === "hello" || frame.type === "ping") && frame.last_seq > lastSeq) catchUp();
+      else if ((frame.type === "hello" || frame.type === "ping") && frame.last_seq > lastSeq) {
+        // Every reader hears the same ping at once: spread the catch-ups over a moment.
+        pendingSeq = Math.max(pendingSeq, frame.last_seq);
+        catchUpSoon();
+      }
     });
     socket.addEventListener("close", (event) => {
       clearTimeout(heartbeatTimer);
@@ -360,7 +384,8 @@
     const delay = Math.random() * Math.min(cap, BACKOFF_BASE * 2 ** attempts);
     attempts += 1;
     clearTimeout(reconnectTimer);
-    reconnectTimer = setTimeout(() => { catchUp(); connect(); }, delay);
+    // The server's hello names its newest seq; the catch-up follows from that (or from polling).
+    reconnectTimer = setTimeout(connect, delay);
   }
 
   function startPolling() {
