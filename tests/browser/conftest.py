@@ -33,8 +33,6 @@ from playwright.sync_api import Page, expect
 from tests.conftest import REDIS_URL
 from tests.factories import EditorFactory
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -49,6 +47,20 @@ TIMEOUT_MS = 5_000
 PASSWORD = "browser-test-pass-phrase"
 
 expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def allow_sync_orm_beside_playwright():
+    # Playwright's sync API keeps an event loop in the test thread, which Django would take for
+    # async code. Only from the first browser test on (they run last): the rest of the suite keeps
+    # Django's async-safety checks.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture(scope="session", autouse=True)
