@@ -17,7 +17,7 @@ PYTHON ?= $(shell \
 export DJANGO_DEBUG ?= 1
 export DJANGO_SECRET_KEY ?= dev-only-insecure-key-for-make-run-and-tests
 
-.PHONY: run test install demo lint messages clean
+.PHONY: run test install install-checkers demo lint messages clean
 
 $(STAMP):
 	@if [ -z "$(PYTHON)" ]; then echo "Python 3.12 or newer is needed (3.13 recommended); none found." >&2; exit 1; fi
@@ -37,7 +37,9 @@ $(NODE_STAMP):
 	  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch $@; \
 	else echo "npm not found: HTML validity and accessibility tests will be skipped."; fi
 
-install: $(STAMP) $(NODE_STAMP)
+install: $(STAMP)
+
+install-checkers: $(NODE_STAMP)
 
 demo: install
 	@$(BIN)/python manage.py migrate --noinput -v 0
@@ -50,7 +52,7 @@ run: demo
 	@echo ""
 	@$(BIN)/daphne -b $(HOST) -p $(PORT) liveblog.asgi:application
 
-test: install
+test: install install-checkers
 	@$(BIN)/python manage.py collectstatic --noinput -v 0
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
