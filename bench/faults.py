@@ -25,8 +25,14 @@ Scenarios:
 After the fault each scenario waits up to --settle-seconds for all readers to be complete. If they
 are not, it opens one fresh "probe" socket (a new connection makes the hub read the blog's
 last_seq from the database, see posts/consumers.py) and waits again, to show what (if anything)
-recovers them. The hub's heartbeat (posts/hub.HEARTBEAT_SECONDS, 25 s, not configurable) is set
-to --heartbeat in the Daphne process by a bootstrap that patches the module attribute.
+recovers them (since commit 7f7609b the heartbeat itself reads last_seq from the database, so the
+probe should no longer be needed). Daphne gets the hub's heartbeat through the app's setting
+LIVEBLOG_HEARTBEAT_SECONDS (--heartbeat, 5 s here; the app's default is 25 s); the redis-wipe
+scenario's Daphne also gets LIVEBLOG_GROUP_REFRESH_SECONDS (--group-refresh, 10 s; app default 60 s),
+the other scenarios keep the app's default.
+
+While a scenario runs, a sampler counts the connections to the drill's database in
+pg_stat_activity every 0.25 s (db_conns_peak; `server` = all databases of the shared server).
 
 Everything stays on 127.0.0.x (readers use source addresses 127.0.0.2, 127.0.0.3, ... so that at
 most --per-address sockets come from one address: the server caps sockets per address at 20).
@@ -61,18 +67,6 @@ from reader import LiveReader, source_address
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 HOST = "127.0.0.1"
-
-# Runs inside the Daphne process: set the hub's heartbeat, then hand over to Daphne's CLI.
-DAPHNE_BOOT = """
-import os, sys
-import django
-django.setup()
-import posts.hub
-posts.hub.HEARTBEAT_SECONDS = float(os.environ["FAULTS_HEARTBEAT_SECONDS"])
-from daphne.cli import CommandLineInterface
-sys.argv = ["daphne", *sys.argv[1:]]
-CommandLineInterface.entrypoint()
-"""
 
 
 def free_port() -> int:
@@ -156,7 +150,7 @@ def redis_server(port: int, logdir: Path) -> Managed:
 
 
 def daphne_server(port: int, env: dict[str, str], logdir: Path, name: str) -> Managed:
-    argv = [PYTHON, "-c", DAPHNE_BOOT, "-v", "0", "-b", HOST, "-p", str(port), "liveblog.asgi:application"]
+    argv = [PYTHON, "-m", "daphne", "-v", "0", "-b", HOST, "-p", str(port), "liveblog.asgi:application"]
     return Managed(f"daphne-{name}", argv, env, port, logdir)
 
 
@@ -312,6 +306,57 @@ def write_after_archive(blog_id: int) -> str:
     return "ACCEPTED"
 
 
+class ConnectionSampler:
+    """Peak connections to the drill's database (and to the whole server), every 0.25 s, one connection."""
+
+    def __init__(self, url: str, interval: float = 0.25) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.name = urllib.parse.unquote(parts.path.lstrip("/"))
+        self.admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+        self.interval = interval
+        self.peak_db = 0
+        self.peak_server = 0
+        self.samples = 0
+        self.windows: dict[int, int] = {}  # 5 s window since start -> peak connections to the drill's DB
+        self._started = time.monotonic()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.admin, autocommit=True, connect_timeout=5) as conn:
+                while not self._done.is_set():
+                    db, total = conn.execute(
+                        "SELECT count(*) FILTER (WHERE datname = %s), count(*) FROM pg_stat_activity"
+                        " WHERE backend_type = 'client backend'",
+                        [self.name],
+                    ).fetchone()
+                    self.peak_db = max(self.peak_db, db)
+                    window = int((time.monotonic() - self._started) // 5)
+                    self.windows[window] = max(self.windows.get(window, 0), db)
+                    self.peak_server = max(self.peak_server, total)
+                    self.samples += 1
+                    self._done.wait(self.interval)
+        except Exception as error:  # the figure is then missing, the drill goes on
+            print(f"  connection sampler stopped: {error!r}"[:200], file=sys.stderr, flush=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+    def text(self) -> str:
+        return f"{self.peak_db}(server:{self.peak_server})" if self.samples else "n/a"
+
+    def timeline(self) -> str:
+        """Peak per 5 s window from the scenario's start, e.g. 3/40/99/99/12."""
+        return "/".join(str(self.windows.get(w, 0)) for w in range(max(self.windows, default=-1) + 1))
+
+
 # Results --------------------------------------------------------------------------------------
 
 
@@ -417,15 +462,15 @@ class Drill:
             "DJANGO_SECRET_KEY": "faults-" + uuid.uuid4().hex,
             "DJANGO_ALLOWED_HOSTS": HOST,
             "DJANGO_LOG_LEVEL": "WARNING",
-            "FAULTS_HEARTBEAT_SECONDS": str(args.heartbeat),
+            "LIVEBLOG_HEARTBEAT_SECONDS": str(args.heartbeat),
         }
         self.daphne: Managed | None = None
         self.rng = random.Random(args.seed)
 
     # -- helpers --
 
-    def start_daphne(self, name: str) -> Managed:
-        self.daphne = daphne_server(free_port(), self.env, self.logdir, name)
+    def start_daphne(self, name: str, **extra_env: str) -> Managed:
+        self.daphne = daphne_server(free_port(), {**self.env, **extra_env}, self.logdir, name)
         self.daphne.start()
         return self.daphne
 
@@ -565,7 +610,7 @@ class Drill:
     async def redis_wipe(self) -> Outcome:
         args = self.args
         out = Outcome(f"redis-wipe({args.wipe_mode})")
-        daphne = self.start_daphne("wipe")
+        daphne = self.start_daphne("wipe", LIVEBLOG_GROUP_REFRESH_SECONDS=str(args.group_refresh))
         blog_id, slug = await asyncio.to_thread(make_blog, "wipe")
         readers, tasks = await self.connect_readers(daphne.port, slug, args.wipe_readers)
         try:
@@ -625,6 +670,11 @@ class Drill:
             out.extra_figures["pushed_frames"] = str(sum(r.stats.pushed_events for r in readers))
             out.extra_figures["closed_by_server"] = str(sum(len(r.stats.close_codes) for r in readers))
             out.extra_figures["catchup_5xx"] = str(sum(r.stats.catchup_5xx for r in readers))
+            out.extra_figures["catchup_other_failures"] = str(
+                sum(r.stats.catchup_failures - r.stats.catchup_5xx for r in readers)
+            )
+            out.extra_figures["catchup_retries"] = str(sum(r.stats.catchup_retries for r in readers))
+            out.extra_figures["gap_waits_resolved_by_push"] = str(sum(r.stats.soon_skipped for r in readers))
             await self.verify(blog_id, readers, out)
         finally:
             await self.stop_readers(readers, tasks)
@@ -669,6 +719,7 @@ class Drill:
             out.catchups, requests, failures = self.catchup_figures(readers, base)
             out.extra_figures["readers_over_1_query"] = str(sum(n > 1 for n in requests))
             out.extra_figures["failed_catchups"] = str(sum(failures))
+            out.extra_figures["catchup_retries"] = str(sum(r.stats.catchup_retries for r in readers))
             out.extra_figures["catchup_5xx"] = str(sum(r.stats.catchup_5xx for r in readers) - fivexx_before)
             out.extra_figures["ws_connect_failures"] = str(
                 sum(r.stats.connect_failures - f for r, f in zip(readers, failures_before, strict=True))
@@ -737,19 +788,26 @@ async def main_async(args, logdir: Path) -> list[Outcome]:
         await asyncio.to_thread(setup_django, drill.env)
         print(
             f"redis 127.0.0.1:{drill.redis_port} (throwaway); database {args.database_url}; "
-            f"heartbeat {args.heartbeat}s; logs {logdir}",
+            f"heartbeat {args.heartbeat}s; group refresh (redis-wipe) {args.group_refresh}s; logs {logdir}",
             flush=True,
         )
         names = SCENARIOS if args.scenario == "all" else [args.scenario]
         for name in names:
             method = getattr(drill, name.replace("-", "_"))
             print(f"running {name} ...", file=sys.stderr, flush=True)
+            sampler = ConnectionSampler(args.database_url)
+            sampler.start()
             try:
                 outcome = await asyncio.wait_for(method(), args.scenario_timeout)
             except TimeoutError:
                 outcome = Outcome(name, extra_figures={"error": "scenario timed out"})
             except Exception as error:  # report and go on with the next scenario
                 outcome = Outcome(name, extra_figures={"error": repr(error)[:120]})
+            finally:
+                sampler.stop()
+            outcome.extra_figures["db_conns_peak"] = sampler.text()
+            if args.conn_timeline:
+                outcome.extra_figures["db_conns_per_5s"] = sampler.timeline()
             print(outcome.line(), flush=True)
             outcomes.append(outcome)
             if drill.redis.process is None or drill.redis.process.poll() is not None:
@@ -766,11 +824,14 @@ def main() -> None:
     parser.add_argument("--scenario", choices=["all", *SCENARIOS], default="all")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/liveblog_faults")
     parser.add_argument("--heartbeat", type=float, default=5.0, help="hub heartbeat in Daphne, s (app: 25)")
+    parser.add_argument(
+        "--group-refresh", type=float, default=10.0, help="redis-wipe: LIVEBLOG_GROUP_REFRESH_SECONDS, s"
+    )
     parser.add_argument("--settle-seconds", type=float, default=45.0, help="max wait for complete readers")
     parser.add_argument("--scenario-timeout", type=float, default=400.0)
     parser.add_argument("--concurrency", type=int, default=20, help="readers connecting at once")
     parser.add_argument("--per-address", type=int, default=10, help="readers per 127.0.0.x source address")
-    parser.add_argument("--readers", type=int, default=200, help="daphne-kill and archive")
+    parser.add_argument("--readers", type=int, default=100, help="daphne-kill, archive (<= 100)")
     parser.add_argument("--outage-readers", type=int, default=20)
     parser.add_argument("--outage-seconds", type=float, default=30.0)
     parser.add_argument("--outage-posts", type=int, default=300)
@@ -788,6 +849,9 @@ def main() -> None:
     parser.add_argument("--reconnect-wait", type=float, default=90.0, help="daphne-kill: max wait, s")
     parser.add_argument("--term-grace", type=float, default=2.0, help="SIGKILL after this many s")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--conn-timeline", action="store_true", help="also print the peak DB connections per 5 s window"
+    )
     parser.add_argument("--logdir", help="keep the servers' logs here")
     args = parser.parse_args()
     host = urllib.parse.urlsplit(args.database_url).hostname

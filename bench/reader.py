@@ -1,23 +1,31 @@
 """An asyncio reader that follows static/js/live.js's algorithm, for benchmarks and fault drills.
 
-What it does, as live.js does it:
+What it does, as live.js does it (since commit 7f7609b):
 
 - Tracks `last_seq`, the seq of the last applied event. A pushed event with seq == last + 1 is
   applied (then any buffered successors); an older one is ignored; a newer one is buffered and
-  starts a catch-up.
+  starts a *delayed* catch-up (`catch_up_soon`): 300 ms + random 0-2 s, so that a push overtaken by
+  another can still arrive; when the timer fires it catches up only if something is still buffered
+  or the server has announced a newer seq.
+- `hello` / `ping` frames with `last_seq` > ours remember that seq (`pending_seq`) and also use
+  `catch_up_soon` (every reader hears the same ping at once).
 - Catch-up: GET /live/<slug>/events/?after=<last_seq>, apply what is newer, repeat while the page
   was non-empty and `last_seq` < the answer's `last_seq`. One catch-up at a time (later callers
-  join the running one). 404 stops the reader.
-- `hello` / `ping` frames with `last_seq` > ours start a catch-up.
-- On close: 4404 stops; otherwise reconnect after `random() * min(cap, base * 2**attempts)`
-  (full jitter, base 1 s, cap 30 s), calling catch-up just before reconnecting. After two failed
+  join the running one). 404 stops the reader. A failed catch-up (refused, timed out, not 200,
+  bad body) is retried after `random() * min(30 s, 1 s * 2**failures)` (failures counted since the
+  last successful page).
+- Page load: one catch-up, then connect.
+- On close: 4404 stops; 1000 catches up once, then stops if the blog was archived, else reconnects;
+  4429/4008 start polling and push the backoff to at least 8 attempts (cap then 300 s). Otherwise
+  reconnect after `random() * min(cap, base * 2**attempts)` (full jitter, base 1 s, cap 30 s),
+  *without* a catch-up before the attempt (the server's hello triggers it). After two failed
   connection attempts in a row it also polls the catch-up endpoint every 10 s until a socket opens.
 - A socket silent for longer than the heartbeat timeout (60 s) is closed and replaced.
 - `blog.archived` stops the reader (no reconnect).
 
-What it records: the set of post ids it shows (an event with html → present, html "" → absent),
-catch-up requests (ok/failed), connections, reconnect durations (from noticing the close to the
-next open socket), close codes, and whether it saw `blog.archived`.
+What it records: the set of post ids it shows (an event with html -> present, html "" -> absent),
+catch-up requests (ok/failed/retries), connections, reconnect durations (from noticing the close to
+the next open socket), close codes, and whether it saw `blog.archived`.
 
 Only 127.0.0.x addresses are used. `local_host` picks the client's source address (127.0.0.2,
 127.0.0.3, ...) so that many readers stay under the server's per-address socket cap.
@@ -45,6 +53,9 @@ class ReaderStats:
     catchup_requests: int = 0  # HTTP requests to /events/ answered 200
     catchup_failures: int = 0  # refused, timed out or not 200
     catchup_5xx: int = 0  # of those: answered 5xx
+    catchup_retries: int = 0  # catch-ups started by the retry-after-failure timer
+    soon_fired: int = 0  # catch_up_soon timers that fired and still needed a catch-up
+    soon_skipped: int = 0  # ... that fired but found nothing missing (the push had arrived)
     pushed_events: int = 0  # event frames received on the socket
     pings: int = 0
     silence_replacements: int = 0
@@ -65,6 +76,8 @@ class LiveReader:
         heartbeat_timeout: float = 60.0,
         backoff_base: float = 1.0,
         backoff_cap: float = 30.0,
+        soon_base: float = 0.3,
+        soon_jitter: float = 2.0,
         poll_seconds: float = 10.0,
         failures_before_polling: int = 2,
         http_timeout: float = 15.0,
@@ -80,6 +93,8 @@ class LiveReader:
         self.heartbeat_timeout = heartbeat_timeout
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.soon_base = soon_base
+        self.soon_jitter = soon_jitter
         self.poll_seconds = poll_seconds
         self.failures_before_polling = failures_before_polling
         self.http_timeout = http_timeout
@@ -90,12 +105,16 @@ class LiveReader:
         self.archived = False
         self.connected = asyncio.Event()  # set while a socket is open
         self._buffered: dict[int, dict] = {}
+        self.pending_seq = 0  # the newest seq the server has announced (hello/ping)
+        self._catchup_failures = 0  # since the last successful page
         self._catching: asyncio.Task | None = None
+        self._soon: asyncio.Task | None = None
         self._poll_task: asyncio.Task | None = None
         self._socket = None
         self._attempts = 0
         self._failures_before_open = 0
         self._down_since: float | None = None
+        self.last_close_code: int | None = None
         self._background: set[asyncio.Task] = set()
 
     # ---- applying events ---------------------------------------------------------------------
@@ -120,7 +139,7 @@ class LiveReader:
             self._drain()
         else:
             self._buffered[seq] = event
-            self.catch_up()
+            self.catch_up_soon()
 
     def _drain(self) -> None:
         while self.last_seq + 1 in self._buffered:
@@ -150,38 +169,70 @@ class LiveReader:
             body = _unchunk(body)
         return status, body
 
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
     def catch_up(self) -> asyncio.Task:
         if self._catching is None or self._catching.done():
             self._catching = asyncio.create_task(self._catch_up())
         return self._catching
 
+    def catch_up_soon(self) -> None:
+        """live.js catchUpSoon: one timer at a time, 300 ms + random 0-2 s."""
+        if self._soon is not None and not self._soon.done():
+            return
+        self._soon = self._spawn(self._soon_fire(self.soon_base + self.rng.random() * self.soon_jitter))
+
+    async def _soon_fire(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._soon = None
+        if self.stopped:
+            return
+        if self._buffered or self.pending_seq > self.last_seq:
+            self.stats.soon_fired += 1
+            self.catch_up()
+        else:
+            self.stats.soon_skipped += 1
+
+    async def _retry_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if not self.stopped:
+            self.stats.catchup_retries += 1
+            self.catch_up()
+
     async def _catch_up(self) -> None:
-        while not self.stopped:
-            try:
+        try:
+            while not self.stopped:
                 status, body = await asyncio.wait_for(
                     self._get(f"/live/{self.slug}/events/?after={self.last_seq}"), self.http_timeout
                 )
-            except (OSError, TimeoutError, ValueError, IndexError):
-                self.stats.catchup_failures += 1
-                return
-            if status == 404:
+                if status == 404:
+                    self.stats.catchup_requests += 1
+                    self.stop()
+                    return
+                if status != 200:
+                    if status >= 500:
+                        self.stats.catchup_5xx += 1
+                    raise ValueError(f"catch-up answered {status}")
+                data = json.loads(body)
                 self.stats.catchup_requests += 1
-                self.stop()
-                return
-            if status != 200:
-                self.stats.catchup_failures += 1
-                if status >= 500:
-                    self.stats.catchup_5xx += 1
-                return
-            self.stats.catchup_requests += 1
-            data = json.loads(body)
-            for event in data["events"]:
-                if event["seq"] > self.last_seq:
-                    self.last_seq = event["seq"]
-                    self._apply(event)
-            self._drain()
-            if self.stopped or not data["events"] or self.last_seq >= data["last_seq"]:
-                return
+                for event in data["events"]:
+                    if event["seq"] > self.last_seq:
+                        self.last_seq = event["seq"]
+                        self._apply(event)
+                self._drain()
+                self._catchup_failures = 0
+                if self.stopped or not data["events"] or self.last_seq >= data["last_seq"]:
+                    return
+        except (OSError, TimeoutError, ValueError, IndexError, KeyError):
+            # As live.js: try again later, exponential backoff with full jitter.
+            self.stats.catchup_failures += 1
+            self._catchup_failures += 1
+            delay = self.rng.random() * min(self.backoff_cap, self.backoff_base * 2**self._catchup_failures)
+            self._spawn(self._retry_later(delay))
 
     def _poll_start(self) -> None:
         if self._poll_task is None or self._poll_task.done():
@@ -219,6 +270,7 @@ class LiveReader:
             self.stats.connect_failures += 1
             return False
         self._socket = socket
+        self.last_close_code = None
         self.stats.connects += 1
         self._attempts = 0
         self._failures_before_open = 0
@@ -248,12 +300,12 @@ class LiveReader:
                     if kind == "ping":
                         self.stats.pings += 1
                     if frame.get("last_seq", 0) > self.last_seq:
-                        self.catch_up()
+                        self.pending_seq = max(self.pending_seq, frame["last_seq"])
+                        self.catch_up_soon()
         except ConnectionClosed as closed:
             code = closed.rcvd.code if closed.rcvd is not None else 1006
             self.stats.close_codes.append(code)
-            if code == 4404:
-                self.stop()
+            self.last_close_code = code
         finally:
             self.connected.clear()
             self._socket = None
@@ -271,16 +323,29 @@ class LiveReader:
                     break
                 if opened:
                     self._down_since = time.monotonic()
-                else:
+                code = self.last_close_code if opened else None
+                if code == 4404:  # the blog is gone for readers
+                    self.stop()
+                    break
+                if code == 1000:
+                    # Closed cleanly only when archived: one last catch-up, then stop if archived.
+                    await asyncio.shield(self.catch_up())
+                    if self.archived or self.stopped:
+                        self.stop()
+                        break
+                if code in (4429, 4008):
+                    self._poll_start()
+                    self._attempts = max(self._attempts, 8)
+                # scheduleReconnect(opened)
+                if not opened:
                     self._failures_before_open += 1
                 if self._failures_before_open >= self.failures_before_polling:
                     self._poll_start()
-                delay = self.rng.random() * min(self.backoff_cap, self.backoff_base * 2**self._attempts)
+                cap = self.backoff_cap * 10 if self._attempts >= 8 else self.backoff_cap
+                delay = self.rng.random() * min(cap, self.backoff_base * 2**self._attempts)
                 self._attempts += 1
                 await asyncio.sleep(delay)
-                if self.stopped:
-                    break
-                self.catch_up()
+                # No catch-up here: the server's hello names its newest seq (or polling catches up).
         finally:
             self._poll_stop()
 
@@ -295,7 +360,7 @@ class LiveReader:
 
     async def shutdown(self) -> None:
         self.stop()
-        for task in (self._catching, *self._background):
+        for task in (self._catching, *list(self._background)):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(BaseException):

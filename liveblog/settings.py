@@ -155,6 +155,10 @@ LIVEBLOG_FANOUT = os.environ.get("LIVEBLOG_FANOUT", "hub")
 LIVEBLOG_HEARTBEAT_SECONDS = float(os.environ.get("LIVEBLOG_HEARTBEAT_SECONDS", "25"))
 LIVEBLOG_GROUP_REFRESH_SECONDS = float(os.environ.get("LIVEBLOG_GROUP_REFRESH_SECONDS", "60"))
 
+# Catch-up requests (/live/<slug>/events/) served at once per process; more wait up to 5 s, then
+# get 503 + Retry-After. Bounds database connections when every reader catches up at once.
+LIVEBLOG_CATCH_UP_CONCURRENCY = int(os.environ.get("LIVEBLOG_CATCH_UP_CONCURRENCY", "8"))
+
 # WebSocket abuse limits (posts/consumers.py): sockets per client address and process, and client
 # frames per window before that socket is closed (4008).
 LIVEBLOG_MAX_SOCKETS_PER_CLIENT = int(os.environ.get("LIVEBLOG_MAX_SOCKETS_PER_CLIENT", "20"))

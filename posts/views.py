@@ -1,3 +1,5 @@
+import threading
+
 from django.conf import settings
 from django.db.models import Case, F, Max, Q, When
 from django.http import Http404, JsonResponse
@@ -176,13 +178,33 @@ def post_detail(request, slug: str, pk: int):
     return _cache_headers(response, blog)
 
 
+# After a burst every reader of a blog asks for the same events at once, and each request holds a
+# database connection while it renders: bound how many run at once per process (bench/faults.py
+# exhausted PostgreSQL's connections without this). Readers told to wait retry with jitter.
+_catch_up_slots = threading.BoundedSemaphore(settings.LIVEBLOG_CATCH_UP_CONCURRENCY)
+CATCH_UP_QUEUE_SECONDS = 5.0
+
+
 @require_GET
 def liveblog_events(request, slug: str):
     """What a reader missed: the blog's events after `?after=<seq>`, in order, as the push sends them.
 
     Each event carries the post's current markup (or "" once deleted), so replaying is idempotent.
-    At most CATCH_UP_LIMIT events; `last_seq` tells the client whether to ask again.
+    At most CATCH_UP_LIMIT events; `last_seq` tells the client whether to ask again. Answers 503
+    with Retry-After when the process is busy with other catch-ups.
     """
+    if not _catch_up_slots.acquire(timeout=CATCH_UP_QUEUE_SECONDS):
+        response = JsonResponse({"error": "busy, try again shortly"}, status=503)
+        response["Retry-After"] = "2"
+        response["Cache-Control"] = "no-store"
+        return response
+    try:
+        return _events_response(request, slug)
+    finally:
+        _catch_up_slots.release()
+
+
+def _events_response(request, slug: str):
     blog = get_object_or_404(LiveBlog.objects.public(), slug=slug)
     try:
         after = int(request.GET.get("after", "0"))

@@ -195,3 +195,23 @@ def test_resume_after_mixed_changes_reproduces_the_visible_posts(client):
     # Replaying the same answer (a reconnect that asked from too early) changes nothing.
     apply(state, data["events"])
     assert state == visible_posts_rendered(blog)
+
+
+def test_busy_process_answers_503_with_retry_after_and_no_database_work(
+    client, monkeypatch, django_assert_num_queries
+):
+    import threading
+
+    from posts import views
+
+    blog = LiveBlogFactory()
+    monkeypatch.setattr(views, "_catch_up_slots", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(views, "CATCH_UP_QUEUE_SECONDS", 0.01)
+    views._catch_up_slots.acquire()  # another catch-up is running
+    try:
+        with django_assert_num_queries(0):
+            response = client.get(events_url(blog, after=0))
+    finally:
+        views._catch_up_slots.release()
+    assert response.status_code == 503 and response["Retry-After"] == "2"
+    assert client.get(events_url(blog, after=0)).status_code == 200
