@@ -4,8 +4,8 @@ Runs the production path end to end: an editor logs in to B's admin over HTTP an
 composer; B renders the event once and sends one `group_send`; each process's hub (posts/hub.py)
 holds one group membership per blog and forwards the same bytes to its local sockets.
 
-The WebSocket client is a minimal RFC 6455 client on asyncio streams: the `websockets` library is
-not installed, and autobahn's asyncio client cannot be imported once Daphne has set txaio to Twisted.
+The WebSocket client is a minimal RFC 6455 client on asyncio streams that shows the raw frames
+(autobahn's asyncio client cannot be imported once Daphne has set txaio to Twisted).
 """
 
 from __future__ import annotations
@@ -16,126 +16,41 @@ import hashlib
 import http.cookiejar
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
-import uuid
-from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio
-from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.db import connection
 
 from posts.models import Post
 from tests.conftest import REDIS_URL
 from tests.factories import EditorFactory, LiveBlogFactory
+from tests.servers import HOST, DaphneServer, delete_redis_keys, new_layer_prefix, server_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
-HOST = "127.0.0.1"
 PASSWORD = "cross process secret 42"
-STARTUP_TIMEOUT = 30.0
 FRAME_TIMEOUT = 10.0
 # From the composer's answer to the frame at every reader.
 DELIVERY_TIMEOUT = 5.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def database_url() -> str:
-    """The test database (settings_dict's NAME is already the test one), as a URL for the servers."""
-    s = connection.settings_dict
-    user = urllib.parse.quote(s.get("USER") or "")
-    password = urllib.parse.quote(s.get("PASSWORD") or "")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = s.get("HOST") or HOST
-    port = s.get("PORT") or "5432"
-    return f"postgres://{auth}{host}:{port}/{urllib.parse.quote(s['NAME'])}"
-
-
-class Server:
-    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
-        self.name = name
-        self.port = free_port()
-        self.log = log
-        daphne = Path(sys.executable).with_name("daphne")
-        self._log_file = log.open("wb")
-        self.process = subprocess.Popen(
-            [str(daphne), "-b", HOST, "-p", str(self.port), "liveblog.asgi:application"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def origin(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                with socket.create_connection((HOST, self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        pytest.fail(f"Daphne {self.name} did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self._log_file.close()
-
-
 @pytest.fixture
 def prefix():
-    prefix = f"liveblog-test-{uuid.uuid4().hex[:12]}"
+    prefix = new_layer_prefix()
     yield prefix
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_redis_keys(REDIS_URL, prefix)
 
 
 @pytest.fixture
 def servers(tmp_path, prefix):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "liveblog.settings",
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": REDIS_URL,
-        "CHANNEL_LAYER_PREFIX": prefix,
-        "DJANGO_DEBUG": "1",
-        "DJANGO_SECRET_KEY": "x",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LIVEBLOG_FANOUT": "hub",
-    }
-    env.pop("DJANGO_TEST_DATABASE", None)
+    env = server_env(REDIS_URL=REDIS_URL, CHANNEL_LAYER_PREFIX=prefix, LIVEBLOG_FANOUT="hub")
     started = []
     try:
         for name in ("A", "B"):
-            started.append(Server(name, env, tmp_path / f"daphne-{name}.log"))
-        for server in started:
-            server.wait_ready()
+            started.append(DaphneServer(env, tmp_path / f"daphne-{name}.log", name=name).start())
         yield started
     finally:
         for server in started:
@@ -201,7 +116,7 @@ class Reader:
         await self.writer.wait_closed()
 
 
-async def open_reader(server: Server, slug: str) -> Reader:
+async def open_reader(server: DaphneServer, slug: str) -> Reader:
     reader = await asyncio.wait_for(
         Reader.open(server.port, f"/ws/live/{slug}/", server.origin), FRAME_TIMEOUT
     )
@@ -210,7 +125,7 @@ async def open_reader(server: Server, slug: str) -> Reader:
     return reader
 
 
-def publish_through_admin(server: Server, username: str, blog_id: int, headline: str) -> None:
+def publish_through_admin(server: DaphneServer, username: str, blog_id: int, headline: str) -> None:
     """Log in to the server's admin and post with the composer, as an editor's browser would."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))

@@ -10,14 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.parse
-import uuid
-from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -25,7 +17,6 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.security.websocket import OriginValidator
 from channels.testing import WebsocketCommunicator
-from django.conf import settings as django_settings
 from django.db import connection
 
 from liveblog.asgi import OriginRequired, application
@@ -34,6 +25,7 @@ from posts.models import Post
 from posts.routing import websocket_urlpatterns
 from tests.conftest import REDIS_URL
 from tests.factories import LiveBlogFactory
+from tests.servers import HOST, DaphneServer, delete_redis_keys, new_layer_prefix, redis_layer, server_env
 
 OWN_ORIGIN = (b"origin", b"http://localhost")
 ADDRESS = "203.0.113.7"
@@ -426,98 +418,26 @@ def test_closes_blog_reads_the_kind():
 
 # A real Daphne under attack ---------------------------------------------------------------------------
 
-HOST = "127.0.0.1"
-STARTUP_TIMEOUT = 30.0
 FRAME_TIMEOUT = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def database_url() -> str:
-    """The test database (settings_dict's NAME is already the test one), as a URL for the server."""
-    s = connection.settings_dict
-    user = urllib.parse.quote(s.get("USER") or "")
-    password = urllib.parse.quote(s.get("PASSWORD") or "")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = s.get("HOST") or HOST
-    port = s.get("PORT") or "5432"
-    return f"postgres://{auth}{host}:{port}/{urllib.parse.quote(s['NAME'])}"
 
 
 @pytest.fixture
 def shared_layer(settings):
     """A Redis channel layer under a fresh prefix, shared by this process and the server."""
-    import redis
-
-    prefix = f"liveblog-test-{uuid.uuid4().hex[:12]}"
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "prefix": prefix},
-        }
-    }
+    prefix = new_layer_prefix()
+    settings.CHANNEL_LAYERS = redis_layer(REDIS_URL, prefix)
     yield prefix
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_redis_keys(REDIS_URL, prefix)
 
 
 @pytest.fixture
 def daphne(tmp_path, shared_layer):
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "liveblog.settings",
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": REDIS_URL,
-        "CHANNEL_LAYER_PREFIX": shared_layer,
-        "DJANGO_DEBUG": "1",
-        "DJANGO_SECRET_KEY": "x",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LIVEBLOG_FANOUT": "hub",
-    }
-    env.pop("DJANGO_TEST_DATABASE", None)
-    log = tmp_path / "daphne.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("daphne")),
-                "-b",
-                HOST,
-                "-p",
-                str(port),
-                "liveblog.asgi:application",
-            ],
-            cwd=django_settings.BASE_DIR,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    env = server_env(REDIS_URL=REDIS_URL, CHANNEL_LAYER_PREFIX=shared_layer, LIVEBLOG_FANOUT="hub")
+    server = DaphneServer(env, tmp_path / "daphne.log").start()
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Daphne did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            try:
-                with socket.create_connection((HOST, port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.2)
-        yield process, port, log
+        yield server.process, server.port, server.log
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        server.stop()
 
 
 def hostile_plan() -> list[list[tuple[bytes | str, bool]]]:

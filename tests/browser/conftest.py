@@ -11,27 +11,18 @@ database.
 
 import importlib
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Group, Permission
-from django.db import connection
 from django.urls import reverse
 from django.utils.crypto import get_random_string
 from playwright.sync_api import Page, expect
 
 from tests.conftest import REDIS_URL
 from tests.factories import EditorFactory
+from tests.servers import DaphneServer, delete_redis_keys, new_layer_prefix, redis_layer, server_env
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -158,83 +149,6 @@ def logged_in_page(page: Page, live_server, editor_user, browser_log) -> Page:
 
 # ---- a real ASGI server (Daphne) for the reader page -------------------------------------------
 
-HOST = "127.0.0.1"
-DAPHNE_STARTUP_TIMEOUT = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def _test_database_url() -> str:
-    """The database this test process uses (settings_dict's NAME is already the test one)."""
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"  # an absolute path: four slashes in all
-    if connection.vendor != "postgresql":
-        raise NotImplementedError(f"no DATABASE_URL for {connection.vendor}")
-    user = urllib.parse.quote(s.get("USER") or "", safe="")
-    password = urllib.parse.quote(s.get("PASSWORD") or "", safe="")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    return f"postgres://{auth}{s.get('HOST') or HOST}:{s.get('PORT') or 5432}/{urllib.parse.quote(s['NAME'])}"
-
-
-class DaphneServer:
-    """`daphne liveblog.asgi:application` in a child process; stop() and start() again on one port."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.port = _free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def start(self) -> None:
-        assert self.process is None or self.process.poll() is not None, "already running"
-        daphne = Path(sys.executable).with_name("daphne")
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(daphne), "-b", HOST, "-p", str(self.port), "liveblog.asgi:application"],
-                cwd=django_settings.BASE_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        # Daphne loads the application before it listens; an HTTP answer (any status) means ready.
-        deadline = time.monotonic() + DAPHNE_STARTUP_TIMEOUT
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                with urllib.request.urlopen(self.url + "/", timeout=1):
-                    return
-            except urllib.error.HTTPError:
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"Daphne did not start on {self.url}:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        """SIGTERM (Daphne closes its sockets), SIGKILL if it does not exit."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
-
 
 @pytest.fixture
 def daphne_server(request, transactional_db, settings, tmp_path):
@@ -252,28 +166,12 @@ def daphne_server(request, transactional_db, settings, tmp_path):
     `collectstatic`'s manifest and would redirect to HTTPS. Static files then come from the
     finders (WhiteNoise), so the tests use the sources under static/ as they are.
     """
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "liveblog.settings",
-        "DATABASE_URL": _test_database_url(),
-        "DJANGO_DEBUG": "1",
-        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "browser-tests-only",
-        "DJANGO_ALLOWED_HOSTS": f"{HOST},localhost",
-        "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-    }
-    # The server runs as in production: Django's async-safety checks on.
-    for name in ("DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_TEST_DATABASE", "REDIS_URL", "CHANNEL_LAYER_PREFIX"):
-        env.pop(name, None)
+    env = server_env(DJANGO_MEDIA_ROOT=str(settings.MEDIA_ROOT))
     prefix = None
     if request.node.get_closest_marker("redis"):
-        prefix = f"liveblog-browser-{uuid.uuid4().hex[:12]}"
+        prefix = new_layer_prefix("browser")
         env.update(REDIS_URL=REDIS_URL, CHANNEL_LAYER_PREFIX=prefix)
-        settings.CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "prefix": prefix},
-            }
-        }
+        settings.CHANNEL_LAYERS = redis_layer(REDIS_URL, prefix)
     server = DaphneServer(env, tmp_path / "daphne.log")
     server.start()
     try:
@@ -281,19 +179,7 @@ def daphne_server(request, transactional_db, settings, tmp_path):
     finally:
         server.stop()
         if prefix:
-            _delete_redis_keys(prefix)
-
-
-def _delete_redis_keys(prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+            delete_redis_keys(REDIS_URL, prefix)
 
 
 @pytest.fixture
