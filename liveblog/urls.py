@@ -34,8 +34,12 @@ urlpatterns = [
     path("", include("posts.urls")),
 ]
 
+
+def media(request, path: str):
+    """Uploaded images. Stored names are random and files re-encoded; nosniff comes from
+    SecurityMiddleware. MEDIA_ROOT is read per request, so it always matches the storage's."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
 if settings.SERVE_MEDIA:
-    # Stored names are random and files are re-encoded images; nosniff comes from SecurityMiddleware.
-    urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
-    ]
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", media, name="media")]

@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
 from posts.models import LiveBlog
+from tests.conftest import _missing as missing
 from tests.factories import LiveBlogFactory, PostFactory
 
 LOCALE = Path(settings.BASE_DIR) / "locale"
@@ -281,7 +282,7 @@ def test_committed_mo_matches_po(language):
 def test_msgfmt_compiles_po_to_the_committed_mo(language, tmp_path):
     msgfmt = shutil.which("msgfmt")
     if msgfmt is None:
-        pytest.skip("GNU gettext (msgfmt) not installed")
+        missing("GNU gettext (msgfmt) not installed")
     po, mo = po_path(language), po_path(language).with_suffix(".mo")
     fresh = tmp_path / "django.mo"
     # The same call as compilemessages: format strings must match their msgid.

@@ -18,8 +18,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
-from django.urls import get_resolver
-from django.views.static import serve
 from PIL import Image
 
 from images.processing import process_avatar
@@ -54,21 +52,7 @@ def png_upload(size=(300, 300)) -> io.BytesIO:
 
 
 @pytest.fixture
-def serve_media_from(monkeypatch, media_root):
-    """Point the media URL pattern at this test's MEDIA_ROOT.
-
-    liveblog/urls.py passes `document_root=settings.MEDIA_ROOT` when it is imported, so the
-    conftest's per-test MEDIA_ROOT never reaches the already-built pattern.
-    """
-    patterns = [p for p in get_resolver().url_patterns if getattr(p, "callback", None) is serve]
-    if not patterns:
-        pytest.skip("media is not served by the app (DJANGO_SERVE_MEDIA is off)")
-    for pattern in patterns:
-        monkeypatch.setitem(pattern.default_args, "document_root", str(media_root))
-
-
-@pytest.fixture
-def site(serve_media_from):
+def site(media_root):
     """One of each thing readers can request; returns the URL of each response type."""
     author = AuthorFactory(slug="lena", name="Lena Hartwig")
     author.replace_avatar(process_avatar(png_upload()))
