@@ -58,6 +58,7 @@ import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -779,6 +780,29 @@ class Drill:
 
 SCENARIOS = ["redis-outage", "redis-wipe", "burst", "daphne-kill", "archive"]
 
+# Scenarios that live in their own module (bench/faults_<name>.py): each module defines NAME,
+# `add_arguments(parser)` and `async def run(drill) -> Outcome`; they share the Drill's helpers.
+PLUGIN_MODULES = ["faults_postgres", "faults_editors"]
+
+
+def load_plugins() -> dict:
+    import importlib
+
+    plugins = {}
+    for module_name in PLUGIN_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue
+        plugins[module.NAME] = module
+    return plugins
+
+
+PLUGINS = load_plugins()
+SCENARIOS += list(PLUGINS)
+
 
 async def main_async(args, logdir: Path) -> list[Outcome]:
     drill = Drill(args, logdir)
@@ -793,7 +817,10 @@ async def main_async(args, logdir: Path) -> list[Outcome]:
         )
         names = SCENARIOS if args.scenario == "all" else [args.scenario]
         for name in names:
-            method = getattr(drill, name.replace("-", "_"))
+            if name in PLUGINS:
+                method = partial(PLUGINS[name].run, drill)
+            else:
+                method = getattr(drill, name.replace("-", "_"))
             print(f"running {name} ...", file=sys.stderr, flush=True)
             sampler = ConnectionSampler(args.database_url)
             sampler.start()
@@ -853,6 +880,8 @@ def main() -> None:
         "--conn-timeline", action="store_true", help="also print the peak DB connections per 5 s window"
     )
     parser.add_argument("--logdir", help="keep the servers' logs here")
+    for plugin in PLUGINS.values():
+        plugin.add_arguments(parser)
     args = parser.parse_args()
     host = urllib.parse.urlsplit(args.database_url).hostname
     if host not in (HOST, "localhost"):
