@@ -788,6 +788,9 @@ PLUGIN_MODULES = ["faults_postgres", "faults_editors"]
 def load_plugins() -> dict:
     import importlib
 
+    # Plugins `import faults` for Outcome, Drill and the helpers above: let that be this module
+    # (also when it runs as __main__), not a second copy.
+    sys.modules.setdefault("faults", sys.modules[__name__])
     plugins = {}
     for module_name in PLUGIN_MODULES:
         try:
