@@ -25,6 +25,7 @@ from django.db.models import Q, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.html import strip_tags
+from django.views.decorators.http import conditional_page
 
 from images.processing import AVATAR_SIZES
 
@@ -67,7 +68,12 @@ def _error(message: str, status: int, cache: str = LIVE_CACHE) -> JsonResponse:
 
 
 def api_view(view: Callable) -> Callable:
-    """GET (and HEAD) only, CORS on every answer, OPTIONS preflights answered without the view."""
+    """GET (and HEAD) only, CORS on every answer, OPTIONS preflights answered without the view.
+
+    Answers carry an ETag of their body; a client (or CDN) polling with If-None-Match gets 304
+    without the body while nothing changed.
+    """
+    view = conditional_page(view)
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:

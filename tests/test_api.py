@@ -506,6 +506,25 @@ def test_archived_blog_answers_are_cacheable_for_an_hour(client, url):
 
 
 @pytest.mark.parametrize("url", [blog_url, events_url])
+def test_polling_with_the_etag_gets_304_until_something_changes(client, url):
+    blog = LiveBlogFactory()
+    publish(blog)
+    first = client.get(url(blog))
+    etag = first["ETag"]
+
+    unchanged = client.get(url(blog), headers={"if-none-match": etag})
+    publish(blog, headline="Neu")
+    changed = client.get(url(blog), headers={"if-none-match": etag})
+
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+    assert unchanged["Access-Control-Allow-Origin"] == "*"
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+    assert "Neu" in changed.content.decode()
+
+
+@pytest.mark.parametrize("url", [blog_url, events_url])
 def test_only_reads_are_allowed(client, url):
     blog = LiveBlogFactory()
 
