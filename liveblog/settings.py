@@ -12,6 +12,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
+from django_prose_editor.config import html_tags
+from js_asset import static_lazy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -267,4 +269,13 @@ PROSE_EDITOR_EXTENSIONS = {
     "Blockquote": True,
     "HardBreak": True,
     "History": True,
+    # Ours: tiptap's base CSS from a static file instead of an inline <style> the CSP blocks.
+    "StaticEditorStyles": True,
 }
+# The JavaScript of our own editor extensions (the "configurable" preset imports it).
+DJANGO_PROSE_EDITOR_EXTENSIONS = [
+    {
+        "js": [static_lazy("js/prose-editor-styles.js")],
+        "extensions": {"StaticEditorStyles": html_tags(tags=[])},  # no markup of its own
+    },
+]

@@ -9,6 +9,8 @@
 //   publish.
 // - A chosen image is shown next to the file field, and its alt text is asked for.
 // - A deleted post's "Undo" goes away after the time the server said it is offered.
+// - A publish that fails (an error answer, or no answer at all) says so, and leaves the form and the
+//   text in it as they were.
 import { createEditor } from "django-prose-editor/configurable";
 
 const SELECTOR = "[data-django-prose-editor-configurable]";
@@ -218,6 +220,30 @@ document.addEventListener("htmx:afterSwap", (event) => {
     const next = row?.querySelector(match[2] === "delete" ? ".desk__undo button" : ".desk__actions a, .desk__actions button");
     next?.focus();
   }
+});
+
+// ---- a publish that did not arrive ------------------------------------------------------------
+
+// htmx swaps no error answer (4xx/5xx, e.g. 503 while the database is down) and gets no answer
+// when the network fails: the form stays as it is, with all that was typed. Say that it was not
+// saved, take away an earlier "Published: …" (it is not about this text), and keep the draft.
+const isPublish = (event) => event.detail.elt?.id === FORM_ID;
+
+function showSaveError(kind) {
+  const note = document.getElementById("composer-error");
+  if (!note) return;
+  note.textContent = note.dataset[kind];
+  note.hidden = false;
+  const status = document.getElementById("composer-status");
+  if (status) status.textContent = "";
+  saveDraft(); // a reload, or a closed tab, keeps the text too
+}
+
+document.addEventListener("htmx:responseError", (event) => isPublish(event) && showSaveError("serverError"));
+document.addEventListener("htmx:sendError", (event) => isPublish(event) && showSaveError("networkError"));
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const note = document.getElementById("composer-error");
+  if (note && isPublish(event)) note.hidden = true; // trying again: the answer will tell
 });
 
 // ---- the image: show it, ask for its description -----------------------------------------------
