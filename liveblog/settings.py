@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "axes",
     "django_htmx",
     "django_prose_editor",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "accounts",
     "authors",
     "posts",
 ]
@@ -66,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session proved a two-step login code.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -119,6 +124,28 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# PostgreSQL connection pool (psycopg_pool, built into Django): Daphne runs every sync view in a
+# thread of its own, so without it each concurrent request holds its own connection and a burst
+# can use up the server's max_connections (shared by every process: keep processes × max size
+# below it). A request that finds the pool full waits DJANGO_DB_POOL_TIMEOUT seconds, then fails
+# with OperationalError "couldn't get a connection" (a 500) instead of queueing without end.
+# An idle process keeps min_size connections open. DJANGO_DB_POOL_MAX_SIZE=0 turns the pool off.
+# Django refuses a pool with persistent connections, so a non-zero DJANGO_CONN_MAX_AGE (e.g.
+# bench/faults.py's editor process) means no pool. Tests run with it, as production does: Django
+# closes the pool before it clones or drops a test database (tests/test_db_pool.py).
+db_pool_max_size = int(os.environ.get("DJANGO_DB_POOL_MAX_SIZE", "10"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and db_pool_max_size > 0:
+    if DATABASES["default"]["CONN_MAX_AGE"] == 0:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, db_pool_max_size),
+            "max_size": db_pool_max_size,
+            "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "10")),
+        }
+    elif "DJANGO_DB_POOL_MAX_SIZE" in os.environ:
+        raise ImproperlyConfigured(
+            "DJANGO_DB_POOL_MAX_SIZE needs DJANGO_CONN_MAX_AGE=0: Django's pool replaces persistent "
+            "connections. Set DJANGO_DB_POOL_MAX_SIZE=0 to use DJANGO_CONN_MAX_AGE instead."
+        )
 # Live-server tests run Daphne in a child process that must find the same test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DJANGO_TEST_DATABASE", "test_liveblog")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -169,6 +196,9 @@ LIVEBLOG_WS_FRAME_WINDOW = float(os.environ.get("LIVEBLOG_WS_FRAME_WINDOW", "10"
 # Only behind a proxy that *sets* X-Forwarded-For to the peer address (nginx: $remote_addr, not
 # $proxy_add_x_forwarded_for); otherwise the first entry is whatever the client sent.
 LIVEBLOG_TRUST_X_FORWARDED_FOR = env_bool("LIVEBLOG_TRUST_X_FORWARDED_FOR")
+
+# Two-step login (accounts/): the name authenticator apps show next to the code.
+OTP_TOTP_ISSUER = os.environ.get("LIVEBLOG_OTP_ISSUER", "Liveblog")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -6,6 +6,7 @@ from django.urls import include, path, re_path, reverse
 from django.views.decorators.cache import cache_control
 from django.views.static import serve
 
+from accounts.views import two_factor
 from posts import api
 from posts.feeds import ImportantUpdatesFeed, LiveBlogFeed
 from posts.sitemaps import LiveBlogSitemap, PostSitemap
@@ -21,6 +22,7 @@ def robots_txt(request):
 
 
 urlpatterns = [
+    path("admin/two-factor/", admin.site.admin_view(two_factor), name="two-factor"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("authors/", include("authors.urls")),
