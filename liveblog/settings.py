@@ -75,6 +75,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A view that cannot reach the database answers 503 + Retry-After, never a 500 or a false "saved";
+    # inside the others, so its response gets the same headers (CSP etc.).
+    "liveblog.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -127,8 +130,10 @@ DATABASES = {
 # PostgreSQL connection pool (psycopg_pool, built into Django): Daphne runs every sync view in a
 # thread of its own, so without it each concurrent request holds its own connection and a burst
 # can use up the server's max_connections (shared by every process: keep processes × max size
-# below it). A request that finds the pool full waits DJANGO_DB_POOL_TIMEOUT seconds, then fails
-# with OperationalError "couldn't get a connection" (a 500) instead of queueing without end.
+# below it). A request that finds the pool full (or the database down) waits DJANGO_DB_POOL_TIMEOUT
+# seconds, then fails with OperationalError "couldn't get a connection", which
+# liveblog.middleware turns into a 503 + Retry-After, instead of queueing without end. 3 s: an
+# editor under deadline learns quickly that nothing was saved; a reader's catch-up just retries.
 # An idle process keeps min_size connections open. DJANGO_DB_POOL_MAX_SIZE=0 turns the pool off.
 # Django refuses a pool with persistent connections, so a non-zero DJANGO_CONN_MAX_AGE (e.g.
 # bench/faults.py's editor process) means no pool. Tests run with it, as production does: Django
@@ -139,7 +144,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and db_pool
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(2, db_pool_max_size),
             "max_size": db_pool_max_size,
-            "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "10")),
+            "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "3")),
         }
     elif "DJANGO_DB_POOL_MAX_SIZE" in os.environ:
         raise ImproperlyConfigured(

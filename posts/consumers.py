@@ -13,9 +13,12 @@ code (a refused handshake only shows up as 1006) and stop reconnecting.
 Close codes: 4404 (unknown or draft blog); 4429 (this client address already holds
 `LIVEBLOG_MAX_SOCKETS_PER_CLIENT` sockets in this process: back off for long); 4008 (more than
 `LIVEBLOG_WS_MAX_FRAMES` client frames within `LIVEBLOG_WS_FRAME_WINDOW` seconds: readers have
-nothing to say); 4011 (the socket could not take a frame in time, posts/hub.py); 1000 (the blog
-was archived, after its `blog.archived` event). Daphne (autobahn) lets an application close only
-with 1000 or 3000-4999 and raises on anything else, so 4008 stands in for 1008 (policy violation).
+nothing to say); 4011 (the socket could not take a frame in time, posts/hub.py); 4013 (the
+database could not be reached, or not within LOOKUP_TIMEOUT, while connecting: try again later,
+like 1013); 1000 (the blog was archived, after its `blog.archived` event). Daphne (autobahn) lets
+an application close only with 1000 or 3000-4999 and raises on anything else, so 4008 stands in
+for 1008 (policy violation) and 4013 for 1013. Sockets already open are not touched by a database
+outage: the hub keeps pinging them with the seq it last knew (posts/hub.py).
 The Origin check happens before any of this, in liveblog/asgi.py.
 
 The client address is `scope["client"]`, or the first X-Forwarded-For entry when
@@ -28,8 +31,10 @@ channel and group membership, the plain Channels way (no heartbeat pings).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 import os
 import time
 from collections import deque
@@ -39,10 +44,13 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from . import hub as hubs
 from .hub import Hub, closes_blog, get_hub
 from .models import LiveBlog
+
+logger = logging.getLogger(__name__)
 
 # Readers have nothing to say yet; anything bigger than this is not ours.
 MAX_CLIENT_FRAME = 4096
@@ -50,6 +58,14 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_MANY_SOCKETS = 4429
 # 1008 (policy violation) in the application range: autobahn refuses 1001-2999 from applications.
 CLOSE_POLICY_VIOLATION = 4008
+# 1013 (try again later) in the application range: the database could not be reached.
+CLOSE_TRY_AGAIN_LATER = 4013
+# What an unreachable (stopped, restarting, overloaded) database raises: on connect or on a query.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# The blog lookup happens before the handshake completes, and Daphne drops a handshake that takes
+# 5 s (--websocket_connect_timeout): give up earlier, so the client still gets 4013. A database
+# that is down makes the lookup wait for the connection pool's timeout (DJANGO_DB_POOL_TIMEOUT).
+LOOKUP_TIMEOUT = 4.0
 CLOSE_NORMAL = hubs.CLOSE_NORMAL
 # Defaults of the settings read below.
 MAX_SOCKETS_PER_CLIENT = 20
@@ -153,11 +169,25 @@ class LiveBlogConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CLOSE_TOO_MANY_SOCKETS)
                 return
             self.client = address
-        blog = await _public_blog(self.scope["url_route"]["kwargs"]["slug"])
+        try:
+            blog = await asyncio.wait_for(
+                _public_blog(self.scope["url_route"]["kwargs"]["slug"]), LOOKUP_TIMEOUT
+            )
+        except (*DATABASE_UNAVAILABLE, TimeoutError) as error:
+            await self.accept()
+            await self._try_again_later(error)
+            return
         await self.accept()
         if blog is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        try:
+            await self._start(blog)
+        except DATABASE_UNAVAILABLE as error:
+            await self._try_again_later(error)
+
+    async def _start(self, blog: LiveBlog) -> None:
+        """Deliver the blog's events to this socket from now on, then say hello with its newest seq."""
         self.blog_id = blog.pk
         if self.own_channel:
             if self.channel_layer is not None:
@@ -174,6 +204,15 @@ class LiveBlogConsumer(AsyncWebsocketConsumer):
         if self.hub is not None:
             self.hub.saw_seq(blog.pk, last_seq)
         await self.send(text_data=json.dumps({"type": "hello", "last_seq": last_seq}))
+
+    async def _try_again_later(self, error: Exception) -> None:
+        # Accepted and closed (the browser sees the code); the reader retries with its backoff.
+        logger.warning(
+            "Database unavailable; closing a new reader socket with %d: %r", CLOSE_TRY_AGAIN_LATER, error
+        )
+        self._release_client()
+        await self._leave()
+        await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
     async def disconnect(self, code: int) -> None:
         self._release_client()

@@ -10,6 +10,11 @@ Lifecycle: the hub belongs to one event loop and one channel layer (`get_hub()` 
 when either changes, e.g. between tests). Its tasks start with the first reader and stop with
 the last; group memberships are refreshed periodically because channels-redis expires them.
 
+While the database cannot be reached, the heartbeat logs a warning and pings with the seq each
+blog had when it last could (a query that does not answer within HEARTBEAT_QUERY_TIMEOUT counts as
+unreachable, and no second one is queued behind it); sockets stay open, and the first heartbeat
+after the database returns carries its last_seq again.
+
 A `blog.archived` event is the blog's last: after forwarding it the hub closes the blog's sockets
 with 1000, so an archived blog holds no connections.
 
@@ -27,6 +32,7 @@ from typing import Protocol
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from .broadcast import MESSAGE_TYPE
 from .models import Event, LiveBlog
@@ -42,6 +48,9 @@ HEARTBEAT_SECONDS = float(getattr(settings, "LIVEBLOG_HEARTBEAT_SECONDS", 25.0))
 # Re-join the blogs' groups this often: channels-redis forgets members after `group_expiry`, and a
 # Redis restart or FLUSHALL forgets them at once (without any error to notice). group_add is one
 # cheap Redis command per blog and process.
+# How long a heartbeat waits for the database (a hung server answers nothing) before it pings with
+# the seqs it knows.
+HEARTBEAT_QUERY_TIMEOUT = 5.0
 REFRESH_SECONDS = float(getattr(settings, "LIVEBLOG_GROUP_REFRESH_SECONDS", 60.0))
 # Sent to a blog's sockets after its `blog.archived` event: nothing more will come.
 CLOSE_NORMAL = 1000
@@ -85,6 +94,8 @@ class Hub:
         self.last_seq: dict[int, int] = {}
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
+        # The heartbeat's database query, kept while it runs (it may outlive one heartbeat).
+        self._seq_query: asyncio.Future | None = None
 
     async def join(self, blog_id: int, group: str, reader: Reader) -> None:
         """Deliver the blog's events to `reader` from now on."""
@@ -187,21 +198,47 @@ class Hub:
     async def _heartbeat_forever(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            await self.heartbeat()
+            try:
+                await self.heartbeat()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The next heartbeat must still come: readers replace a silent socket after 60 s.
+                logger.exception("Heartbeat failed; trying again at the next one")
 
     async def heartbeat(self) -> None:
         """Ping every local socket with its blog's newest seq: one query per process, not per reader."""
         blog_ids = list(self.readers)
         if not blog_ids:
             return
-        try:
-            for blog_id, seq in await _last_seqs(blog_ids):
-                self.saw_seq(blog_id, seq)
-        except Exception:
-            logger.exception("Heartbeat could not read the event counters; sending what it has")
+        for blog_id, seq in await self._read_last_seqs(blog_ids):
+            self.saw_seq(blog_id, seq)
         for blog_id in blog_ids:
             text = json.dumps({"type": "ping", "last_seq": self.last_seq.get(blog_id, 0)})
             await self.forward(blog_id, text)
+
+    async def _read_last_seqs(self, blog_ids: list[int]) -> list[tuple[int, int]]:
+        """The blogs' last_seq from the database; [] (logged) when it cannot answer now."""
+        if self._seq_query is not None and not self._seq_query.done():
+            logger.warning(
+                "Heartbeat: the database has not answered the previous query; pinging with known seqs"
+            )
+            return []
+        query = self._seq_query = asyncio.ensure_future(_last_seqs(blog_ids))
+        # Read its outcome even if nobody awaits it any more (the hub stopped meanwhile).
+        query.add_done_callback(lambda done: done.cancelled() or done.exception())
+        try:
+            return await asyncio.wait_for(asyncio.shield(query), HEARTBEAT_QUERY_TIMEOUT)
+        except TimeoutError:
+            logger.warning(
+                "Heartbeat: no answer from the database within %.0f s; pinging with known seqs",
+                HEARTBEAT_QUERY_TIMEOUT,
+            )
+        except (OperationalError, InterfaceError) as error:
+            logger.warning("Heartbeat: database unavailable (%s); pinging with known seqs", error)
+        except Exception:
+            logger.exception("Heartbeat could not read the event counters; pinging with known seqs")
+        return []
 
     async def _refresh_forever(self) -> None:
         while True:

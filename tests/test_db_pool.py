@@ -55,14 +55,14 @@ def database_settings(**variables: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("variables", "pool"),
     [
-        ({"DATABASE_URL": POSTGRES_URL}, {"min_size": 2, "max_size": 10, "timeout": 10.0}),
+        ({"DATABASE_URL": POSTGRES_URL}, {"min_size": 2, "max_size": 10, "timeout": 3.0}),
         (
             {"DATABASE_URL": POSTGRES_URL, "DJANGO_DB_POOL_MAX_SIZE": "4", "DJANGO_DB_POOL_TIMEOUT": "2.5"},
             {"min_size": 2, "max_size": 4, "timeout": 2.5},
         ),
         (
             {"DATABASE_URL": POSTGRES_URL, "DJANGO_DB_POOL_MAX_SIZE": "1"},
-            {"min_size": 1, "max_size": 1, "timeout": 10.0},
+            {"min_size": 1, "max_size": 1, "timeout": 3.0},
         ),
         ({"DATABASE_URL": POSTGRES_URL, "DJANGO_DB_POOL_MAX_SIZE": "0"}, None),
         ({"DATABASE_URL": "sqlite:////tmp/liveblog-pool-settings.sqlite3"}, None),

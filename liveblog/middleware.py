@@ -1,0 +1,100 @@
+"""503 instead of a traceback (or a false "saved") while the database is unreachable.
+
+When PostgreSQL is down, restarting or out of connections, any request that touches it raises
+OperationalError/InterfaceError: on connect, on a query or on COMMIT. Django would answer 500.
+This middleware answers 503 with Retry-After and a message that says plainly that nothing was
+saved, so editors try again (the composer keeps their text; the browser's back button keeps an
+admin form) and live.js retries its catch-up later.
+
+- The response is rendered without a request context: no context processor, no session or user
+  lookup, nothing that could touch the database again. It still passes through every other
+  middleware on its way out, so it carries the same security headers (CSP etc.) as any page.
+- Messages queued by the failed request are dropped: the admin queues "… was added successfully"
+  *inside* its transaction, before the COMMIT that may be the statement that fails.
+- Only errors raised by views and templates reach `process_exception`. A database error in another
+  middleware (e.g. saving a changed session on the way out) is still Django's 500.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.deprecation import MiddlewareMixin
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+TEMPLATE = "503.html"
+# Clients of JSON endpoints (the catch-up, the API) get a stable English error, as for "busy".
+JSON_ERROR = "database unavailable, try again shortly"
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether `error` (or what it was raised from) says the database cannot be reached right now.
+
+    IntegrityError, ProgrammingError, DataError etc. are bugs or bad input, not an outage: they stay
+    500s (or whatever the view makes of them).
+    """
+    for _depth in range(5):
+        if isinstance(error, (OperationalError, InterfaceError)) or type(error) is DatabaseError:
+            return True
+        if error.__cause__ is None:
+            return False
+        error = error.__cause__
+    return False
+
+
+def _url_name(request: HttpRequest) -> str:
+    match = request.resolver_match
+    return (match.url_name or "") if match is not None else ""
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    # The catch-up endpoint and the API answer JSON whatever the Accept header says.
+    name = _url_name(request)
+    if name == "liveblog-events" or name.startswith("api-"):
+        return True
+    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    """The 503 for a request that hit an unreachable database; touches no database itself."""
+    if _wants_json(request):
+        response = JsonResponse({"error": JSON_ERROR}, status=503)
+        if _url_name(request).startswith("api-"):
+            response["Access-Control-Allow-Origin"] = "*"  # as every API answer (posts/api.py)
+    else:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            message = _("The database is briefly unavailable. Please try again in a moment.")
+        else:
+            message = _(
+                "The database is briefly unavailable. Nothing was saved; please try again in a moment."
+            )
+        context = {"title": _("Briefly unavailable"), "message": message}
+        # htmx (the composer) gets only the message; it shows an error on any 5xx and keeps the text.
+        template = f"{TEMPLATE}#message" if getattr(request, "htmx", False) else TEMPLATE
+        response = HttpResponse(render_to_string(template, context), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
+    # MiddlewareMixin: sync and async capable, so it adds no sync/async switch under Daphne.
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_database_unavailable(exception):
+            return None
+        logger.warning(
+            "Database unavailable, answering 503 to %s %s: %s", request.method, request.path, exception
+        )
+        storage = getattr(request, "_messages", None)
+        if storage is not None:
+            # Nothing the failed request queued may reach the editor: its transaction did not commit.
+            # (BaseStorage has no public way to drop queued messages without consuming older ones.)
+            storage._queued_messages = []
+        return database_unavailable_response(request)
