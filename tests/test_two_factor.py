@@ -155,3 +155,12 @@ def test_the_desk_links_to_it(client, editor):
     client.force_login(editor)
 
     assert f'href="{PAGE}"' in client.get("/admin/").content.decode()
+
+
+def test_the_page_speaks_german_to_german_editors(client, editor):
+    client.force_login(editor)
+
+    page = client.get(PAGE, headers={"accept-language": "de"}).content.decode()
+
+    assert "Anmeldung in zwei Schritten" in page
+    assert "Scannen Sie damit diesen Code" in page
