@@ -222,3 +222,33 @@ def test_author_change_form_has_no_csp_violations(logged_in_page, live_server, b
     expect(page.locator("#result_list")).to_contain_text("Jörg Möller")
 
     assert_clean(violations, browser_log)
+
+
+def test_turning_on_two_step_login_and_logging_in_with_it_has_no_csp_violations(
+    logged_in_page, live_server, editor_user, browser_log
+):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.test_two_factor import code
+
+    page = logged_in_page
+    violations = record_csp_violations(page)
+
+    page.locator('#user-tools a[href="/admin/two-factor/"]').click()
+    qr = page.locator("#two-factor-qr")
+    expect(qr).to_be_visible()
+    assert qr.evaluate("img => img.naturalWidth") > 0  # the data: SVG really rendered
+    device = TOTPDevice.objects.get(user=editor_user)
+    page.locator("#id_token").fill(code(device))
+    page.locator("#two-factor-form [type=submit]").click()
+    saved(page)
+    assert TOTPDevice.objects.get(user=editor_user).confirmed
+
+    page.locator("#logout-form button").click()
+    page.goto(live_server.url + reverse("admin:login"))
+    page.locator("#id_username").fill(editor_user.username)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("#id_otp_token").fill(code(device, steps_ahead=1))  # a fresh code, not the used one
+    page.locator("#login-form [type=submit]").click()
+    expect(page).to_have_url(live_server.url + reverse("admin:index"))
+    assert_clean(violations, browser_log)
