@@ -21,6 +21,7 @@ import logging
 
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.template.loader import render_to_string
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.translation import gettext as _
@@ -98,3 +99,18 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
             # (BaseStorage has no public way to drop queued messages without consuming older ones.)
             storage._queued_messages = []
         return database_unavailable_response(request)
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """Django's, except for responses whose view already said which language they are in.
+
+    Reader pages, catch-ups and the API are in the *blog's* language whatever the browser prefers
+    (the views set Content-Language). Django would still label them with the browser's language
+    and add `Vary: Accept-Language`, splitting every cache entry by browser language for the same
+    bytes. The admin and other pages keep Django's negotiation.
+    """
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if response.has_header("Content-Language"):
+            return response
+        return super().process_response(request, response)

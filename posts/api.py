@@ -55,11 +55,16 @@ def _cors(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _json(data: dict, *, status: int = 200, cache: str = LIVE_CACHE) -> JsonResponse:
+def _json(
+    data: dict, *, status: int = 200, cache: str = LIVE_CACHE, language: str | None = None
+) -> JsonResponse:
     response = JsonResponse(
         data, status=status, encoder=DjangoJSONEncoder, json_dumps_params={"ensure_ascii": False}
     )
     response["Cache-Control"] = cache
+    if language:
+        # The blog's texts, in its language, whatever the client prefers (no Vary: Accept-Language).
+        response["Content-Language"] = language
     return response
 
 
@@ -291,7 +296,7 @@ def liveblog(request: HttpRequest, slug: str) -> HttpResponse:
         "posts": [post_data(request, post, blog) for post in posts],
         "next": next_url,
     }
-    return _json(data, cache=cache)
+    return _json(data, cache=cache, language=blog.language)
 
 
 @api_view
@@ -339,7 +344,7 @@ def liveblog_events(request: HttpRequest, slug: str) -> HttpResponse:
         "last_seq": last_seq,
         "next": next_url,
     }
-    return _json(data, cache=cache)
+    return _json(data, cache=cache, language=blog.language)
 
 
 @api_view

@@ -525,6 +525,17 @@ def test_polling_with_the_etag_gets_304_until_something_changes(client, url):
 
 
 @pytest.mark.parametrize("url", [blog_url, events_url])
+def test_answers_are_in_the_blogs_language_whatever_the_client_prefers(client, url):
+    blog = LiveBlogFactory(language="de")
+    publish(blog)
+
+    response = client.get(url(blog), headers={"accept-language": "en"})
+
+    assert response["Content-Language"] == "de"
+    assert "Accept-Language" not in response.get("Vary", "")
+
+
+@pytest.mark.parametrize("url", [blog_url, events_url])
 def test_only_reads_are_allowed(client, url):
     blog = LiveBlogFactory()
 
