@@ -781,7 +781,8 @@ class Drill:
 SCENARIOS = ["redis-outage", "redis-wipe", "burst", "daphne-kill", "archive"]
 
 # Scenarios that live in their own module (bench/faults_<name>.py): each module defines NAME,
-# `add_arguments(parser)` and `async def run(drill) -> Outcome`; they share the Drill's helpers.
+# `add_arguments(parser)` and `async def run(drill) -> Outcome` (optionally `timeout(args)`, its
+# bound in seconds instead of --scenario-timeout); they share the Drill's helpers.
 PLUGIN_MODULES = ["faults_postgres", "faults_editors"]
 
 
@@ -804,6 +805,14 @@ def load_plugins() -> dict:
 
 
 PLUGINS = load_plugins()
+
+
+def scenario_timeout(name: str, args) -> float:
+    """--scenario-timeout, or what a plugin with many runs asks for (its `timeout(args)`)."""
+    plugin = PLUGINS.get(name)
+    if plugin is not None and hasattr(plugin, "timeout"):
+        return plugin.timeout(args)
+    return args.scenario_timeout
 SCENARIOS += list(PLUGINS)
 
 
@@ -828,7 +837,7 @@ async def main_async(args, logdir: Path) -> list[Outcome]:
             sampler = ConnectionSampler(args.database_url)
             sampler.start()
             try:
-                outcome = await asyncio.wait_for(method(), args.scenario_timeout)
+                outcome = await asyncio.wait_for(method(), scenario_timeout(name, args))
             except TimeoutError:
                 outcome = Outcome(name, extra_figures={"error": "scenario timed out"})
             except Exception as error:  # report and go on with the next scenario

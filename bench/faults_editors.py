@@ -1,6 +1,6 @@
 """Drill "editors": several editors publish at once while readers resume at random moments.
 
-    .venv/bin/python bench/faults.py --scenario editors --scenario-timeout 1800
+    .venv/bin/python bench/faults.py --scenario editors
 
 A plugin of bench/faults.py (see PLUGIN_MODULES there). Each run:
 
@@ -39,9 +39,9 @@ holds only the newest 20 posts; the rest are behind "Load older posts" (an htmx 
   checked in full; for the others the drill counts the posts that such clicks would duplicate
   (older_dup_risk: posts that live events put below the reloaded page's cursor).
 
-One line per run, then one aggregated Outcome. The whole scenario runs inside faults.py's
---scenario-timeout (400 s by default): runs stop early when the next would not fit, and the
-aggregate says how many ran.
+One line per run, then one aggregated Outcome. The whole scenario is bounded by `timeout(args)`
+(--editors-timeout, default 90 s per run + 120 s): runs stop early when the next would not fit,
+and the aggregate says how many ran.
 """
 
 from __future__ import annotations
@@ -70,9 +70,17 @@ ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 
 
+def timeout(args) -> float:
+    """The whole scenario's bound in seconds (faults.py uses it instead of --scenario-timeout)."""
+    return args.editors_timeout or 120.0 + 90.0 * args.editors_runs
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("editors scenario")
     group.add_argument("--editors-runs", type=int, default=20)
+    group.add_argument(
+        "--editors-timeout", type=float, default=0.0, help="bound for all runs, s (0: 90 s per run + 120 s)"
+    )
     group.add_argument("--editors-posts", type=int, default=1000, help="new posts per run, all editors")
     group.add_argument("--editors-count", type=int, default=4, help="editor processes")
     group.add_argument("--editors-readers", type=int, default=50)
@@ -757,9 +765,9 @@ async def run(drill) -> faults.Outcome:
             # faults.py bounds the whole scenario with --scenario-timeout: do not start a run that
             # would not fit (estimated from the slowest so far; the first is always tried).
             longest = max((r.seconds for r in runs), default=0.0)
-            left = args.scenario_timeout - (time.monotonic() - started)
+            left = timeout(args) - (time.monotonic() - started)
             if runs and left < 1.3 * longest + 20:
-                stopped_early = f"out of --scenario-timeout ({args.scenario_timeout:.0f}s)"
+                stopped_early = f"out of the scenario's time ({timeout(args):.0f}s)"
                 break
             try:
                 figures = await one_run(drill, number, daphne.port)

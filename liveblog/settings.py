@@ -174,6 +174,11 @@ if REDIS_URL:
                 # blocking pops under many readers; see shared/TESTING.md.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 2000}],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "liveblog"),
+                # Messages a channel may hold before group_send silently drops more. Each process's
+                # hub has one channel for all its blogs; channels-redis's default of 100 overflowed
+                # under 4 concurrent editors (bench/faults.py editors: up to 837 drops per run,
+                # each a reader gap to catch up). 1,000 frames of a few KiB stay small for Redis.
+                "capacity": int(os.environ.get("LIVEBLOG_LAYER_CAPACITY", "1000")),
             },
         }
     }
