@@ -683,7 +683,44 @@ class Drill:
         return out
 
     async def daphne_kill(self) -> Outcome:
+        """Readers spread over source addresses (--per-address, under the server's cap of 20 per
+        address); 1,000 of them need ~1,000 file descriptors in this process and in Daphne (main()
+        raises the soft limit to the hard one) and stay far below PostgreSQL's 100 connections
+        (the catch-up endpoint runs LIVEBLOG_CATCH_UP_CONCURRENCY at once per process).
+
+        db_queries: statements the drill's database ran from the restart until settled
+        (pg_stat_database.xact_commit + xact_rollback; each autocommit statement is one
+        transaction), also per reader. A socket's connect reads 2 (its blog, then its last_seq), a
+        catch-up 1 when its answer is cached (4 when it renders it), the heartbeat 1 per process
+        every --heartbeat s; each connection checkout adds one more statement (the pool's health
+        check, or SET TIME ZONE on a new connection when the server's zone is not UTC). So
+        3 queries per reader show as ~6 statements.
+        """
         args, out = self.args, Outcome("daphne-kill")
+
+        def statements() -> int | None:
+            import psycopg
+
+            parts = urllib.parse.urlsplit(args.database_url)
+            name = urllib.parse.unquote(parts.path.lstrip("/"))
+            admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+            try:
+                with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+                    row = conn.execute(
+                        "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", [name]
+                    ).fetchone()
+            except Exception as error:  # the figure is then missing, the drill goes on
+                print(f"  statement count failed: {error!r}"[:200], file=sys.stderr, flush=True)
+                return None
+            return int(row[0]) if row else None
+
+        def triggers(readers: list[LiveReader]) -> dict[str, int]:
+            total: dict[str, int] = {}
+            for reader in readers:
+                for name, count in reader.stats.catchup_triggers.items():
+                    total[name] = total.get(name, 0) + count
+            return total
+
         daphne = self.start_daphne("kill")
         blog_id, slug = await asyncio.to_thread(make_blog, "kill")
         readers, tasks = await self.connect_readers(daphne.port, slug, args.readers)
@@ -691,7 +728,10 @@ class Drill:
             await asyncio.to_thread(publish_many, blog_id, 5, "before")
             await self.settle(blog_id, readers, 20)
             base = self.baseline(readers)
-            connects = [r.stats.connects for r in readers]
+            triggers_before = triggers(readers)
+            early_before = sum(r.stats.early_reconnects for r in readers)
+            # Sockets in service (they got their hello): one closed at once with 4013 is no reconnect.
+            connects = [r.stats.served for r in readers]
             how = await asyncio.to_thread(daphne.kill_hard, args.term_grace)
             killed = time.monotonic()
             ok, _ = await asyncio.to_thread(publish_many, blog_id, args.down_posts, "down")
@@ -699,6 +739,7 @@ class Drill:
             if remaining > 0:
                 await asyncio.sleep(remaining)
             await asyncio.to_thread(daphne.start)
+            statements_before = await asyncio.to_thread(statements)
             out.extra_figures["stopped_by"] = how
             out.extra_figures["down_s"] = f"{time.monotonic() - killed:.1f}"
             out.extra_figures["saves_ok"] = f"{ok}/{args.down_posts}"
@@ -707,18 +748,35 @@ class Drill:
             fivexx_before = sum(r.stats.catchup_5xx for r in readers)
             deadline = time.monotonic() + args.reconnect_wait
             while time.monotonic() < deadline and not all(
-                r.stats.connects > c for r, c in zip(readers, connects, strict=True)
+                r.stats.served > c for r, c in zip(readers, connects, strict=True)
             ):
                 await asyncio.sleep(0.2)
             await self.settle_or_probe(blog_id, slug, daphne.port, readers, out, killed)
+            await asyncio.sleep(1.0)  # backends report their statistics within a second
+            statements_after = await asyncio.to_thread(statements)
             times = [t for r in readers for t in r.stats.reconnect_seconds]
             worst = max(times, default=float("nan"))
             out.reconnect = f"p50 {pct(times, 50):.1f} p95 {pct(times, 95):.1f} max {worst:.1f}"
             out.extra_figures["reconnected"] = (
-                f"{sum(r.stats.connects > c for r, c in zip(readers, connects, strict=True))}/{len(readers)}"
+                f"{sum(r.stats.served > c for r, c in zip(readers, connects, strict=True))}/{len(readers)}"
             )
             out.catchups, requests, failures = self.catchup_figures(readers, base)
             out.extra_figures["readers_over_1_query"] = str(sum(n > 1 for n in requests))
+            after = triggers(readers)
+            out.extra_figures["catchups_by_trigger"] = (
+                ",".join(
+                    f"{name}:{after[name] - triggers_before.get(name, 0)}"
+                    for name in sorted(after)
+                    if after[name] > triggers_before.get(name, 0)
+                )
+                or "none"
+            )
+            out.extra_figures["early_reconnects"] = str(
+                sum(r.stats.early_reconnects for r in readers) - early_before
+            )
+            if statements_before is not None and statements_after is not None:
+                queries = statements_after - statements_before
+                out.extra_figures["db_queries"] = f"{queries}({queries / max(len(readers), 1):.2f}/reader)"
             out.extra_figures["failed_catchups"] = str(sum(failures))
             out.extra_figures["catchup_retries"] = str(sum(r.stats.catchup_retries for r in readers))
             out.extra_figures["catchup_5xx"] = str(sum(r.stats.catchup_5xx for r in readers) - fivexx_before)
@@ -813,6 +871,8 @@ def scenario_timeout(name: str, args) -> float:
     if plugin is not None and hasattr(plugin, "timeout"):
         return plugin.timeout(args)
     return args.scenario_timeout
+
+
 SCENARIOS += list(PLUGINS)
 
 
@@ -870,7 +930,12 @@ def main() -> None:
     parser.add_argument("--scenario-timeout", type=float, default=400.0)
     parser.add_argument("--concurrency", type=int, default=20, help="readers connecting at once")
     parser.add_argument("--per-address", type=int, default=10, help="readers per 127.0.0.x source address")
-    parser.add_argument("--readers", type=int, default=100, help="daphne-kill, archive (<= 100)")
+    parser.add_argument(
+        "--readers",
+        type=int,
+        default=100,
+        help="daphne-kill, archive (daphne-kill: 1,000 tested; see --per-address)",
+    )
     parser.add_argument("--outage-readers", type=int, default=20)
     parser.add_argument("--outage-seconds", type=float, default=30.0)
     parser.add_argument("--outage-posts", type=int, default=300)

@@ -13,19 +13,32 @@ What it does, as live.js does it (since commit 7f7609b):
   was non-empty and `last_seq` < the answer's `last_seq`. One catch-up at a time (later callers
   join the running one). 404 stops the reader. A failed catch-up (refused, timed out, not 200,
   bad body) is retried after `random() * min(30 s, 1 s * 2**failures)` (failures counted since the
-  last successful page).
+  last successful page), by one retry timer at a time, which a successful catch-up cancels. After
+  a successful one, anything still missing (a buffered push, an announced seq the answer did not
+  reach) gets `catch_up_soon`.
 - Page load: one catch-up, then connect.
 - On close: 4404 stops; 1000 catches up once, then stops if the blog was archived, else reconnects;
   4429/4008 start polling and push the backoff to at least 8 attempts (cap then 300 s). Otherwise
   reconnect after `random() * min(cap, base * 2**attempts)` (full jitter, base 1 s, cap 30 s),
   *without* a catch-up before the attempt (the server's hello triggers it). After two failed
-  connection attempts in a row it also polls the catch-up endpoint every 10 s until a socket opens.
+  connection attempts in a row it also polls the catch-up endpoint every 10 s (+-50 %, jittered
+  per tick) until a socket opens.
+- A socket is in service from its first frame (the hello), not from its opening: only then are
+  the backoff and the failure count reset and polling stopped. A server that cannot take the
+  socket now accepts it only to close it with a code (4013, 4429); counted as open, that reset
+  the backoff and every reader tried again within a second.
+- A catch-up answered while no socket is in service means the server is back: polling stops,
+  and a pending reconnect moves up to `random() * base` from then (unless 4429/4008 asked for the
+  long backoff, where polling is the way to stay current). The socket's hello then finds nothing
+  missing, so a reconnect costs one catch-up, whichever came first. Polling resumes if that
+  attempt fails too. (Before, polls went on every 10 s for as long as the backoff, up to 30 s,
+  kept the socket down, and during a slow handshake: up to 3 catch-ups per reader.)
 - A socket silent for longer than the heartbeat timeout (60 s) is closed and replaced.
 - `blog.archived` stops the reader (no reconnect).
 
 What it records: the set of post ids it shows (an event with html -> present, html "" -> absent),
-catch-up requests (ok/failed/retries), connections, reconnect durations (from noticing the close to
-the next open socket), close codes, and whether it saw `blog.archived`.
+catch-up requests (ok/failed/retries, and what started each), connections, reconnect durations
+(from noticing the close to the next open socket), close codes, and whether it saw `blog.archived`.
 
 Only 127.0.0.x addresses are used. `local_host` picks the client's source address (127.0.0.2,
 127.0.0.3, ...) so that many readers stay under the server's per-address socket cap.
@@ -49,11 +62,16 @@ HOST = "127.0.0.1"
 @dataclass
 class ReaderStats:
     connects: int = 0  # sockets opened (the first one included)
+    served: int = 0  # ... of those, sockets that got a frame (in service)
     connect_failures: int = 0
     catchup_requests: int = 0  # HTTP requests to /events/ answered 200
     catchup_failures: int = 0  # refused, timed out or not 200
     catchup_5xx: int = 0  # of those: answered 5xx
     catchup_retries: int = 0  # catch-ups started by the retry-after-failure timer
+    # Requests answered 200 by what started their catch-up: page, hello, ping, gap, poll, retry,
+    # close, more (the next page of a truncated answer).
+    catchup_triggers: dict[str, int] = field(default_factory=dict)
+    early_reconnects: int = 0  # reconnects moved up because a catch-up found the server back
     soon_fired: int = 0  # catch_up_soon timers that fired and still needed a catch-up
     soon_skipped: int = 0  # ... that fired but found nothing missing (the push had arrived)
     pushed_events: int = 0  # event frames received on the socket
@@ -109,10 +127,16 @@ class LiveReader:
         self._catchup_failures = 0  # since the last successful page
         self._catching: asyncio.Task | None = None
         self._soon: asyncio.Task | None = None
+        self._soon_trigger = "gap"
+        self._retry: asyncio.Task | None = None
         self._poll_task: asyncio.Task | None = None
         self._socket = None
         self._attempts = 0
         self._failures_before_open = 0
+        self._throttled = False  # closed with 4429/4008: keep the long backoff
+        self._served = False  # the current (or last) socket got a frame
+        self._reconnect_at: float | None = None  # while waiting to reconnect (monotonic)
+        self._wake = asyncio.Event()
         self._down_since: float | None = None
         self.last_close_code: int | None = None
         self._background: set[asyncio.Task] = set()
@@ -139,7 +163,7 @@ class LiveReader:
             self._drain()
         else:
             self._buffered[seq] = event
-            self.catch_up_soon()
+            self.catch_up_soon("gap")
 
     def _drain(self) -> None:
         while self.last_seq + 1 in self._buffered:
@@ -175,15 +199,19 @@ class LiveReader:
         task.add_done_callback(self._background.discard)
         return task
 
-    def catch_up(self) -> asyncio.Task:
+    def catch_up(self, trigger: str = "page") -> asyncio.Task:
         if self._catching is None or self._catching.done():
-            self._catching = asyncio.create_task(self._catch_up())
+            self._catching = asyncio.create_task(self._catch_up(trigger))
         return self._catching
 
-    def catch_up_soon(self) -> None:
+    def _missing_something(self) -> bool:
+        return bool(self._buffered) or self.pending_seq > self.last_seq
+
+    def catch_up_soon(self, trigger: str = "gap") -> None:
         """live.js catchUpSoon: one timer at a time, 300 ms + random 0-2 s."""
         if self._soon is not None and not self._soon.done():
             return
+        self._soon_trigger = trigger
         self._soon = self._spawn(self._soon_fire(self.soon_base + self.rng.random() * self.soon_jitter))
 
     async def _soon_fire(self, delay: float) -> None:
@@ -191,19 +219,25 @@ class LiveReader:
         self._soon = None
         if self.stopped:
             return
-        if self._buffered or self.pending_seq > self.last_seq:
+        if self._missing_something():
             self.stats.soon_fired += 1
-            self.catch_up()
+            self.catch_up(self._soon_trigger)
         else:
             self.stats.soon_skipped += 1
 
     async def _retry_later(self, delay: float) -> None:
         await asyncio.sleep(delay)
+        self._retry = None
         if not self.stopped:
             self.stats.catchup_retries += 1
-            self.catch_up()
+            self.catch_up("retry")
 
-    async def _catch_up(self) -> None:
+    def _cancel_retry(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+
+    async def _catch_up(self, trigger: str) -> None:
         try:
             while not self.stopped:
                 status, body = await asyncio.wait_for(
@@ -219,20 +253,45 @@ class LiveReader:
                     raise ValueError(f"catch-up answered {status}")
                 data = json.loads(body)
                 self.stats.catchup_requests += 1
+                triggers = self.stats.catchup_triggers
+                triggers[trigger] = triggers.get(trigger, 0) + 1
                 for event in data["events"]:
                     if event["seq"] > self.last_seq:
                         self.last_seq = event["seq"]
                         self._apply(event)
                 self._drain()
                 self._catchup_failures = 0
+                self._cancel_retry()  # this answer is what the retry was for
+                self._server_answered()
                 if self.stopped or not data["events"] or self.last_seq >= data["last_seq"]:
-                    return
+                    break
+                trigger = "more"  # the answer stopped at CATCH_UP_LIMIT: the next page
         except (OSError, TimeoutError, ValueError, IndexError, KeyError):
-            # As live.js: try again later, exponential backoff with full jitter.
+            # As live.js: try again later, exponential backoff with full jitter; one timer at a time.
             self.stats.catchup_failures += 1
             self._catchup_failures += 1
             delay = self.rng.random() * min(self.backoff_cap, self.backoff_base * 2**self._catchup_failures)
-            self._spawn(self._retry_later(delay))
+            self._cancel_retry()
+            self._retry = self._spawn(self._retry_later(delay))
+            return
+        # Announced while this catch-up was under way and not in its answer (or a push still
+        # waiting behind a gap): ask once more, a moment later. Never for a reconnect's hello:
+        # the answer was read after it.
+        if not self.stopped and self._missing_something():
+            self.catch_up_soon("gap")
+
+    def _server_answered(self) -> None:
+        """live.js serverAnswered: a catch-up answered while no socket is in service."""
+        if self.stopped or self._throttled or (self._poll_task is None and self._reconnect_at is None):
+            return
+        self._poll_stop()
+        if self._reconnect_at is None:  # a socket is connecting already
+            return
+        soon = time.monotonic() + self.rng.random() * self.backoff_base
+        if soon < self._reconnect_at:
+            self._reconnect_at = soon
+            self.stats.early_reconnects += 1
+            self._wake.set()
 
     def _poll_start(self) -> None:
         if self._poll_task is None or self._poll_task.done():
@@ -245,13 +304,26 @@ class LiveReader:
 
     async def _poll(self) -> None:
         while not self.stopped:
-            await asyncio.sleep(self.poll_seconds)
-            self.catch_up()
+            # Jittered per tick: readers that lost their sockets together do not poll together.
+            await asyncio.sleep(self.poll_seconds * (0.5 + self.rng.random()))
+            self.catch_up("poll")
 
     # ---- the socket --------------------------------------------------------------------------
 
+    def _in_service(self) -> None:
+        """The socket's first frame: live.js's `served`."""
+        self._served = True
+        self.stats.served += 1
+        self._attempts = 0
+        self._failures_before_open = 0
+        self._throttled = False
+        self._poll_stop()
+        if self._down_since is not None:
+            self.stats.reconnect_seconds.append(time.monotonic() - self._down_since)
+            self._down_since = None
+
     async def _session(self) -> bool:
-        """One socket, from connecting to its close; whether it opened."""
+        """One socket, from connecting to its close; whether it opened (see `_served`)."""
         url = f"ws://{HOST}:{self.port}/ws/live/{self.slug}/"
         try:
             socket = await asyncio.wait_for(
@@ -272,12 +344,6 @@ class LiveReader:
         self._socket = socket
         self.last_close_code = None
         self.stats.connects += 1
-        self._attempts = 0
-        self._failures_before_open = 0
-        self._poll_stop()
-        if self._down_since is not None:
-            self.stats.reconnect_seconds.append(time.monotonic() - self._down_since)
-            self._down_since = None
         self.connected.set()
         try:
             while not self.stopped:
@@ -286,6 +352,8 @@ class LiveReader:
                 except TimeoutError:
                     self.stats.silence_replacements += 1
                     break
+                if not self._served:
+                    self._in_service()
                 if self.slow_seconds:
                     await asyncio.sleep(self.slow_seconds)
                 try:
@@ -301,7 +369,7 @@ class LiveReader:
                         self.stats.pings += 1
                     if frame.get("last_seq", 0) > self.last_seq:
                         self.pending_seq = max(self.pending_seq, frame["last_seq"])
-                        self.catch_up_soon()
+                        self.catch_up_soon(kind)
         except ConnectionClosed as closed:
             code = closed.rcvd.code if closed.rcvd is not None else 1006
             self.stats.close_codes.append(code)
@@ -315,13 +383,14 @@ class LiveReader:
 
     async def run(self) -> None:
         """Until stopped (archived, 404/4404, or stop()); the caller bounds it with a timeout."""
-        self.catch_up()  # an event committed between "render" and socket open
+        self.catch_up("page")  # an event committed between "render" and socket open
         try:
             while not self.stopped:
+                self._served = False
                 opened = await self._session()
                 if self.stopped:
                     break
-                if opened:
+                if self._served:
                     self._down_since = time.monotonic()
                 code = self.last_close_code if opened else None
                 if code == 4404:  # the blog is gone for readers
@@ -329,29 +398,46 @@ class LiveReader:
                     break
                 if code == 1000:
                     # Closed cleanly only when archived: one last catch-up, then stop if archived.
-                    await asyncio.shield(self.catch_up())
+                    await asyncio.shield(self.catch_up("close"))
                     if self.archived or self.stopped:
                         self.stop()
                         break
                 if code in (4429, 4008):
                     self._poll_start()
                     self._attempts = max(self._attempts, 8)
-                # scheduleReconnect(opened)
-                if not opened:
+                    self._throttled = True
+                # scheduleReconnect(served)
+                if not self._served:
                     self._failures_before_open += 1
                 if self._failures_before_open >= self.failures_before_polling:
                     self._poll_start()
                 cap = self.backoff_cap * 10 if self._attempts >= 8 else self.backoff_cap
                 delay = self.rng.random() * min(cap, self.backoff_base * 2**self._attempts)
                 self._attempts += 1
-                await asyncio.sleep(delay)
+                await self._wait_to_reconnect(delay)
                 # No catch-up here: the server's hello names its newest seq (or polling catches up).
         finally:
             self._poll_stop()
 
+    async def _wait_to_reconnect(self, delay: float) -> None:
+        """live.js's reconnect timer: `delay` s, or less if a catch-up finds the server back."""
+        self._reconnect_at = time.monotonic() + delay
+        try:
+            while not self.stopped:
+                remaining = self._reconnect_at - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), remaining)
+        finally:
+            self._reconnect_at = None
+
     def stop(self) -> None:
         self.stopped = True
         self._poll_stop()
+        self._cancel_retry()
+        self._wake.set()
         socket = self._socket
         if socket is not None:
             task = asyncio.create_task(socket.close(1000))

@@ -1,8 +1,10 @@
 """The catch-up endpoint: what a reader missed, from the event log, in the push's own format."""
 
 import random
+import time
 
 import pytest
+from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -12,6 +14,14 @@ from posts.models import LiveBlog, Post
 from tests.factories import AuthorFactory, LiveBlogFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    # Answers are cached (per process); SQLite reuses the primary keys of rolled-back tests.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def publish(blog, headline="Eilmeldung", **fields):
@@ -215,3 +225,146 @@ def test_busy_process_answers_503_with_retry_after_and_no_database_work(
         views._catch_up_slots.release()
     assert response.status_code == 503 and response["Retry-After"] == "2"
     assert client.get(events_url(blog, after=0)).status_code == 200
+
+
+# --- the reconnect herd: many readers ask the same question within seconds -----------------------
+
+
+def test_repeated_catch_up_costs_one_query(client, django_assert_num_queries):
+    blog = LiveBlogFactory()
+    for n in range(3):
+        publish(blog, f"Meldung {n}", authors=[AuthorFactory()])
+
+    # The blog row, the events (with blog, successor and post), the posts' bylines, their authors.
+    with django_assert_num_queries(4):
+        first = client.get(events_url(blog, after=1))
+    # Every other reader who missed the same events: only the blog row, for its last_seq.
+    with django_assert_num_queries(1):
+        second = client.get(events_url(blog, after=1))
+
+    assert second.status_code == 200
+    assert second["Cache-Control"] == "no-store"
+    assert second["Content-Type"] == "application/json"
+    assert second.content == first.content
+    assert [e["seq"] for e in second.json()["events"]] == [2, 3]
+
+
+def test_a_new_event_is_in_the_next_answer_at_once(client):
+    blog = LiveBlogFactory()
+    publish(blog, "Erste")
+    assert [e["seq"] for e in client.get(events_url(blog, after=0)).json()["events"]] == [1]
+
+    second = publish(blog, "Zweite")
+
+    data = client.get(events_url(blog, after=0)).json()
+    assert data["last_seq"] == 2
+    assert [(e["seq"], e["post_id"]) for e in data["events"]][-1] == (2, second.pk)
+    assert second.headline in data["events"][-1]["html"]
+
+
+def test_an_edit_is_an_event_and_shows_at_once(client):
+    blog = LiveBlogFactory()
+    post = publish(blog, "Vorläufig")
+    client.get(events_url(blog, after=0))
+
+    post.headline = "Endgültig"
+    services.update_post(post)
+
+    html = [e["html"] for e in client.get(events_url(blog, after=0)).json()["events"]]
+    assert "Endgültig" in html[0] and "Vorläufig" not in html[0]
+
+
+def test_a_different_after_is_a_different_answer(client):
+    blog = LiveBlogFactory()
+    for _ in range(3):
+        publish(blog)
+
+    assert [e["seq"] for e in client.get(events_url(blog, after=0)).json()["events"]] == [1, 2, 3]
+    assert [e["seq"] for e in client.get(events_url(blog, after=2)).json()["events"]] == [3]
+    assert client.get(events_url(blog, after=3)).json() == {"events": [], "last_seq": 3}
+
+
+def test_answers_of_two_blogs_are_kept_apart(client):
+    one, other = LiveBlogFactory(), LiveBlogFactory()
+    mine = publish(one, "Nur hier")
+    theirs = publish(other, "Nur dort")
+
+    assert [e["post_id"] for e in client.get(events_url(one, after=0)).json()["events"]] == [mine.pk]
+    assert [e["post_id"] for e in client.get(events_url(other, after=0)).json()["events"]] == [theirs.pk]
+
+
+def test_editing_the_blog_renders_the_answer_again(client):
+    blog = LiveBlogFactory(language=LiveBlog.Language.GERMAN)
+    post = publish(blog)
+    german = client.get(events_url(blog, after=0)).json()["events"][0]["html"]
+
+    blog.language = LiveBlog.Language.ENGLISH
+    blog.save()
+
+    english = client.get(events_url(blog, after=0)).json()["events"][0]["html"]
+    assert english != german
+    assert english == rendered(Post.objects.get(pk=post.pk))
+
+
+def test_a_cached_answer_is_not_served_once_the_blog_is_a_draft(client):
+    blog = LiveBlogFactory()
+    publish(blog)
+    assert client.get(events_url(blog, after=0)).status_code == 200
+
+    LiveBlog.objects.filter(pk=blog.pk).update(state=LiveBlog.State.DRAFT)
+
+    assert client.get(events_url(blog, after=0)).status_code == 404
+
+
+def test_a_change_without_an_event_shows_once_the_cached_answer_expires(client, monkeypatch):
+    # The documented staleness bound: an author's new name is no event of the blog.
+    from posts import views
+
+    blog = LiveBlogFactory()
+    author = AuthorFactory(name="Alte Name")
+    publish(blog, authors=[author])
+    assert "Alte Name" in client.get(events_url(blog, after=0)).json()["events"][0]["html"]
+    author.name = "Neuer Name"
+    author.save()
+
+    assert "Alte Name" in client.get(events_url(blog, after=0)).json()["events"][0]["html"]
+    later = time.time() + views.CATCH_UP_CACHE_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert "Neuer Name" in client.get(events_url(blog, after=0)).json()["events"][0]["html"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readers_asking_at_once_wait_for_one_rendering(monkeypatch):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+    from django.test import Client
+
+    from posts import views
+
+    blog = LiveBlogFactory()
+    publish(blog)
+    renderings = []
+    render = views._render_events
+
+    def slow_render(*args):
+        renderings.append(args)
+        time.sleep(0.2)  # long enough for every other reader to arrive and miss the cache
+        return render(*args)
+
+    monkeypatch.setattr(views, "_render_events", slow_render)
+    start = threading.Barrier(4)
+
+    def reader():
+        start.wait()
+        try:
+            return Client().get(events_url(blog, after=0)).content
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: reader(), range(4)))
+
+    assert len(renderings) == 1
+    assert len(set(answers)) == 1

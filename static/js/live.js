@@ -6,6 +6,11 @@
 // the socket reconnects, or the server reports a newer seq (hello, ping), the script asks
 // /events/?after=<seq> for what it missed. Applying an event twice is harmless (each carries the
 // post's current markup), so overlaps between push and catch-up cost nothing.
+//
+// After a server restart every reader comes back at once: reconnects back off with full jitter,
+// and a reconnect costs one catch-up. Either the hello asks for it, or, while the socket is still
+// backing off, a poll gets the answer first and moves the reconnect up (its hello then finds
+// nothing missing). bench/reader.py mirrors this algorithm; keep the two in step.
 (function () {
   "use strict";
 
@@ -48,7 +53,10 @@
   let failuresBeforeOpen = 0;
   let heartbeatTimer = null;
   let reconnectTimer = null;
+  let reconnectAt = 0; // when reconnectTimer fires
+  let throttled = false; // closed with 4429/4008: keep the long backoff
   let pollTimer = null;
+  let retryTimer = null; // one retry of a failed catch-up at a time
   let catchingUp = null;
   let stopped = false;
   const buffered = new Map(); // seq -> event that arrived ahead of a gap
@@ -267,7 +275,7 @@
     if (soonTimer) return;
     soonTimer = setTimeout(() => {
       soonTimer = null;
-      if (buffered.size || pendingSeq > lastSeq) catchUp();
+      if (missingSomething()) catchUp();
     }, 300 + Math.random() * maxDelay);
   }
 
@@ -279,6 +287,10 @@
       apply(next);
     }
     for (const seq of buffered.keys()) if (seq <= lastSeq) buffered.delete(seq);
+  }
+
+  function missingSomething() {
+    return buffered.size > 0 || pendingSeq > lastSeq;
   }
 
   function catchUp() {
@@ -301,17 +313,26 @@
           drainBuffer();
           updatePendingUi();
           catchUpFailures = 0;
-          if (stopped || !data.events.length || lastSeq >= data.last_seq) return;
+          // A retry still pending would ask again for what this answer just brought.
+          clearTimeout(retryTimer);
+          retryTimer = null;
+          serverAnswered();
+          if (stopped || !data.events.length || lastSeq >= data.last_seq) break;
         }
       } catch (error) {
         // A busy server or a network blip: try again later, backing off with jitter.
         catchUpFailures += 1;
         const delay = Math.random() * Math.min(BACKOFF_CAP, BACKOFF_BASE * 2 ** catchUpFailures);
-        setTimeout(() => { if (!stopped) catchUp(); }, delay);
+        clearTimeout(retryTimer);
+        retryTimer = setTimeout(() => { retryTimer = null; if (!stopped) catchUp(); }, delay);
         throw error;
       } finally {
         catchingUp = null;
       }
+      // Announced while this catch-up was under way and not in its answer, or a push still
+      // waiting behind a gap: ask once more, a moment later. (A reconnect's hello never is: the
+      // answer was read after it.)
+      if (!stopped && missingSomething()) catchUpSoon();
     })();
     return catchingUp.catch(() => {});
   }
@@ -319,25 +340,31 @@
   // ---- the socket --------------------------------------------------------------------------
 
   function connect() {
-    if (stopped) return;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    if (stopped || socket) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    let opened = false;
+    // In service from its first frame (the hello), not from "open": a server that cannot take
+    // the socket now accepts it only to close it with a code (4013, 4429), and resetting the
+    // backoff for that would make every reader retry within a second, all together.
+    let served = false;
     try {
       socket = new WebSocket(`${scheme}://${location.host}${root.dataset.wsPath}`);
     } catch (error) {
       scheduleReconnect(false);
       return;
     }
-    socket.addEventListener("open", () => {
-      opened = true;
-      attempts = 0;
-      failuresBeforeOpen = 0;
-      stopPolling();
-      if (connectionNote) connectionNote.hidden = true;
-      armHeartbeat();
-    });
+    socket.addEventListener("open", armHeartbeat);
     socket.addEventListener("message", (message) => {
       armHeartbeat();
+      if (!served) {
+        served = true;
+        attempts = 0;
+        failuresBeforeOpen = 0;
+        throttled = false;
+        stopPolling();
+        if (connectionNote) connectionNote.hidden = true;
+      }
       let frame;
       try { frame = JSON.parse(message.data); } catch { return; }
       if (frame.type === "event") receive(frame);
@@ -355,7 +382,7 @@
       if (event.code === 1000) {
         // The server closes cleanly only when the blog was archived: one last catch-up applies
         // the archive notice even if its frame waited behind a gap; then stay quiet.
-        catchUp().then(() => { if (root.dataset.state !== "live") stop(); else scheduleReconnect(opened); });
+        catchUp().then(() => { if (root.dataset.state !== "live") stop(); else scheduleReconnect(served); });
         return;
       }
       if (event.code === 4429 || event.code === 4008) {
@@ -363,8 +390,9 @@
         // later, so that readers over the cap do not hammer the server.
         startPolling();
         attempts = Math.max(attempts, 8);
+        throttled = true;
       }
-      scheduleReconnect(opened);
+      scheduleReconnect(served);
     });
   }
 
@@ -374,9 +402,9 @@
     heartbeatTimer = setTimeout(() => socket?.close(), HEARTBEAT_TIMEOUT);
   }
 
-  function scheduleReconnect(wasOpen) {
+  function scheduleReconnect(wasServed) {
     if (stopped) return;
-    if (!wasOpen) failuresBeforeOpen += 1;
+    if (!wasServed) failuresBeforeOpen += 1;
     if (connectionNote) connectionNote.hidden = false;
     if (failuresBeforeOpen >= FAILURES_BEFORE_POLLING) startPolling();
     // Exponential backoff with full jitter, so a restarted server is not hit by every reader at once.
@@ -386,15 +414,37 @@
     clearTimeout(reconnectTimer);
     // The server's hello names its newest seq; the catch-up follows from that (or from polling).
     reconnectTimer = setTimeout(connect, delay);
+    reconnectAt = Date.now() + delay;
+  }
+
+  function serverAnswered() {
+    // A catch-up answered while no socket is in service: the server is back, so reconnect within
+    // a moment instead of up to BACKOFF_CAP later, polling all the while (each reader's poll or
+    // retry comes at its own jittered time, so the herd stays spread). Its hello then finds
+    // nothing missing. Polling resumes if that attempt fails too. Not when the server asked for
+    // the long backoff (4429/4008): there polling is the way to stay current.
+    if (stopped || throttled || (!pollTimer && !reconnectTimer)) return;
+    stopPolling();
+    if (!reconnectTimer) return; // a socket is connecting already
+    const delay = Math.random() * BACKOFF_BASE;
+    if (Date.now() + delay >= reconnectAt) return;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = setTimeout(connect, delay);
+    reconnectAt = Date.now() + delay;
+  }
+
+  function pollDelay() {
+    // Jittered per tick: readers that lost their sockets together do not poll together.
+    return (document.hidden ? POLL_HIDDEN : POLL_VISIBLE) * (0.5 + Math.random());
   }
 
   function startPolling() {
     if (pollTimer) return;
     const tick = () => {
       catchUp();
-      pollTimer = setTimeout(tick, document.hidden ? POLL_HIDDEN : POLL_VISIBLE);
+      pollTimer = setTimeout(tick, pollDelay());
     };
-    pollTimer = setTimeout(tick, document.hidden ? POLL_HIDDEN : POLL_VISIBLE);
+    pollTimer = setTimeout(tick, pollDelay());
   }
 
   function stopPolling() {
@@ -406,6 +456,7 @@
     stopped = true;
     stopPolling();
     clearTimeout(reconnectTimer);
+    clearTimeout(retryTimer);
     clearTimeout(heartbeatTimer);
     if (socket) socket.close(1000);
     socket = null;
