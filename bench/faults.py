@@ -691,7 +691,7 @@ class Drill:
         db_queries: statements the drill's database ran from the restart until settled
         (pg_stat_database.xact_commit + xact_rollback; each autocommit statement is one
         transaction), also per reader. A socket's connect reads 2 (its blog, then its last_seq), a
-        catch-up 1 when its answer is cached (4 when it renders it), the heartbeat 1 per process
+        catch-up 1 when its answer is cached (3 when it renders it), the heartbeat 1 per process
         every --heartbeat s; each connection checkout adds one more statement (the pool's health
         check, or SET TIME ZONE on a new connection when the server's zone is not UTC). So
         3 queries per reader show as ~6 statements.

@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 
 from . import composer, services
 from .forms import PostForm, media_with_nonce
-from .models import Event, LiveBlog, Post
+from .models import Event, LiveBlog, Post, bylines
 
 
 def _error_text(error: ValidationError) -> str:
@@ -225,7 +225,7 @@ class PostAdmin(admin.ModelAdmin):
     readonly_fields = ["image_preview"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("post_authors__author")
+        return super().get_queryset(request).prefetch_related(bylines())
 
     def render_change_form(self, request, context, *args, **kwargs):
         context["media"] = media_with_nonce(context["media"], request)

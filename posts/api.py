@@ -30,7 +30,7 @@ from django.views.decorators.http import conditional_page
 from images.processing import AVATAR_SIZES
 
 from .broadcast import POST_KINDS, events_for_rendering
-from .models import LiveBlog, Post
+from .models import LiveBlog, Post, bylines
 from .views import CATCH_UP_LIMIT, SEQ_MAX
 
 DEFAULT_LIMIT = 20
@@ -155,7 +155,7 @@ def _image(request: HttpRequest, post: Post) -> dict | None:
 
 
 def post_data(request: HttpRequest, post: Post, blog: LiveBlog) -> dict:
-    """One post as the API shows it. Prefetch `post_authors__author` first."""
+    """One post as the API shows it. Prefetch its `bylines()` first."""
     permalink = reverse("post-detail", kwargs={"slug": blog.slug, "pk": post.pk})
     return {
         "id": post.pk,
@@ -284,7 +284,7 @@ def liveblog(request: HttpRequest, slug: str) -> HttpResponse:
     posts, more = page[:limit], len(page) > limit
     pinned = visible.filter(is_pinned=True).first()
     # One prefetch for the page and the pinned post together.
-    prefetch_related_objects([p for p in [pinned, *posts] if p is not None], "post_authors__author")
+    prefetch_related_objects([p for p in [pinned, *posts] if p is not None], bylines())
 
     next_url = None
     if more:

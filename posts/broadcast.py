@@ -21,7 +21,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from .models import Event, LiveBlog
+from .models import Event, LiveBlog, bylines
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ POST_KINDS = frozenset(
 def events_for_rendering():
     """Events with everything render_event() reads, in a fixed number of queries."""
     return Event.objects.select_related("live_blog__successor", "post__live_blog").prefetch_related(
-        "post__post_authors__author"
+        bylines("post__")
     )
 
 

@@ -32,7 +32,7 @@ from PIL import Image, UnidentifiedImageError
 from authors.models import Author
 from images.processing import AVATAR_SIZES, PHOTO_WIDTHS, rendition_of
 
-from .models import Event, LiveBlog, Post, PostAuthor
+from .models import Event, LiveBlog, Post, PostAuthor, bylines
 from .sanitize import clean_html
 
 FORMAT_VERSION = 1
@@ -69,7 +69,7 @@ def export_blog(blog: LiveBlog, directory: str | Path) -> dict:
         raise ExchangeError(f"{directory} exists and is not an empty directory; choose a new one.")
     with transaction.atomic():
         blog = LiveBlog.objects.select_for_update(of=("self",)).select_related("successor").get(pk=blog.pk)
-        posts = list(blog.posts.prefetch_related("post_authors__author").order_by("published_at", "pk"))
+        posts = list(blog.posts.prefetch_related(bylines()).order_by("published_at", "pk"))
         events = list(blog.events.order_by("seq"))
     keys = {post.pk: index for index, post in enumerate(posts, start=1)}
     authors = {pa.author.slug: pa.author for post in posts for pa in post.post_authors.all()}

@@ -40,6 +40,17 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    # The catch-up endpoint caches answers per process (posts/views.py); SQLite reuses primary keys
+    # after a rolled-back test, so one test's answer must never reach the next.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
