@@ -120,6 +120,9 @@ def _archived_last_modified(request, slug: str, **kwargs):
 
 
 def _cache_headers(response, blog: LiveBlog):
+    # In the blog's language whatever the browser prefers: no Vary on Accept-Language, so every
+    # reader shares one cached copy (liveblog.middleware.LocaleMiddleware keeps this header).
+    response["Content-Language"] = blog.language
     if blog.is_archived:
         # Frozen: let browsers and CDNs keep it; ETag/Last-Modified answer revalidations with 304.
         patch_cache_control(response, public=True, max_age=3600, stale_while_revalidate=86400)
@@ -242,6 +245,7 @@ def _events_response(request, slug: str):
     response = HttpResponse(content, content_type="application/json")
     # Always fresh for browsers and proxies: the answer changes with every event.
     response["Cache-Control"] = "no-store"
+    response["Content-Language"] = blog.language
     return response
 
 

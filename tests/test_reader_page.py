@@ -183,3 +183,16 @@ def test_archive_notice_points_to_the_topic_page_while_the_successor_is_a_draft(
     html = client.get("/live/wahl/").content.decode()
     assert "noch-geheim" not in html
     assert 'href="https://example.org/themen/wahl">Themenseite Wahl</a>' in html
+
+
+@pytest.mark.parametrize("path", ["", "embed/", "events/?after=0", "post"])
+def test_reader_answers_are_in_the_blogs_language_for_every_browser(client, path):
+    blog = LiveBlogFactory(language="en", slug="election-night")
+    post = publish(blog)
+    url = f"/live/{blog.slug}/posts/{post.pk}/" if path == "post" else f"/live/{blog.slug}/{path}"
+
+    german_browser = client.get(url, headers={"accept-language": "de"})
+
+    assert german_browser.status_code == 200
+    assert german_browser["Content-Language"] == "en"
+    assert "Accept-Language" not in german_browser.get("Vary", "")
