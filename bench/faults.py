@@ -16,7 +16,8 @@ Scenarios:
   readers; then --wipe-posts posts.
 - burst: --burst-posts posts as fast as services allow (--burst-threads editors) to
   --burst-readers readers, --slow-readers of them sleeping --slow-sleep s per frame.
-- daphne-kill: --readers readers; Daphne SIGTERM, SIGKILL after --term-grace s; --down-posts posts
+- daphne-kill: --readers readers; Daphne SIGTERM, SIGKILL after --term-grace s (or at once with
+  --sigkill); --down-posts posts
   while it is down; restarted on the same port after --down-seconds. Reconnect times and
   catch-up requests per reader (counted by the readers).
 - archive: --readers readers; services.archive_blog; all must get blog.archived and be closed;
@@ -128,9 +129,13 @@ class Managed:
     def stop(self, grace: float = 10.0) -> None:
         stop_process(self.process, grace)
 
-    def kill_hard(self, grace: float) -> str:
-        """SIGTERM, then SIGKILL if still alive after `grace` s; what ended it."""
+    def kill_hard(self, grace: float, sigkill: bool = False) -> str:
+        """SIGTERM, then SIGKILL if still alive after `grace` s (or SIGKILL at once); what ended it."""
         assert self.process is not None
+        if sigkill:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            return "SIGKILL"
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=grace)
@@ -732,7 +737,7 @@ class Drill:
             early_before = sum(r.stats.early_reconnects for r in readers)
             # Sockets in service (they got their hello): one closed at once with 4013 is no reconnect.
             connects = [r.stats.served for r in readers]
-            how = await asyncio.to_thread(daphne.kill_hard, args.term_grace)
+            how = await asyncio.to_thread(daphne.kill_hard, args.term_grace, args.sigkill)
             killed = time.monotonic()
             ok, _ = await asyncio.to_thread(publish_many, blog_id, args.down_posts, "down")
             remaining = args.down_seconds - (time.monotonic() - killed)
@@ -952,6 +957,9 @@ def main() -> None:
     parser.add_argument("--down-seconds", type=float, default=5.0)
     parser.add_argument("--reconnect-wait", type=float, default=90.0, help="daphne-kill: max wait, s")
     parser.add_argument("--term-grace", type=float, default=2.0, help="SIGKILL after this many s")
+    parser.add_argument(
+        "--sigkill", action="store_true", help="daphne-kill: SIGKILL at once (no SIGTERM, no graceful close)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--conn-timeline", action="store_true", help="also print the peak DB connections per 5 s window"
