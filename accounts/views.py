@@ -33,15 +33,7 @@ def _turn_on(request, device):
         otp_login(request, device)  # this session has just proven the code
         messages.success(request, _("Two-step login is on. From now on, log in with a code from your app."))
         return redirect("two-factor")
-    context = {
-        **admin.site.each_context(request),
-        "title": _("Two-step login"),
-        "enabled": False,
-        "form": form,
-        "qr_code": otp.qr_data_uri(device),
-        "secret": otp.secret(device),
-    }
-    return TemplateResponse(request, "accounts/two_factor.html", context, status=422 if form.errors else 200)
+    return _page(request, form, enabled=False, qr_code=otp.qr_data_uri(device), secret=otp.secret(device))
 
 
 def _turn_off(request, device):
@@ -50,11 +42,9 @@ def _turn_off(request, device):
         device.delete()
         messages.success(request, _("Two-step login is off. You log in with your password alone."))
         return redirect("two-factor")
-    context = {
-        **admin.site.each_context(request),
-        "title": _("Two-step login"),
-        "enabled": True,
-        "form": form,
-        "device": device,
-    }
+    return _page(request, form, enabled=True, device=device)
+
+
+def _page(request, form, **context):
+    context = {**admin.site.each_context(request), "title": _("Two-step login"), "form": form, **context}
     return TemplateResponse(request, "accounts/two_factor.html", context, status=422 if form.errors else 200)
