@@ -26,18 +26,25 @@ loop, so publishing would slow the readers down and vice versa, and the publish 
 the GIL, not the database.
 
 What a reader shows is modelled on the DOM, as live.js changes it (`place()`): an event with markup
-replaces the element with the post's id, or inserts one where there is none (held back while the
-reader is "away": scrolled down or paused, --editors-away-rate); "" removes it. A reloaded page
-holds only the newest 20 posts; the rest are behind "Load older posts" (an htmx GET of
-`?cursor=<pk>` whose posts are appended as they come). So:
+replaces the element with the post's id; where there is none, it is left out if the post sorts
+below the page's "Load older posts" (that request brings it), held back while the reader is "away"
+(scrolled down or paused, --editors-away-rate; "Show new updates" inserts what is held back and not
+on the page by then), or inserted. "" removes every element with the id and what is held back. A
+reloaded page holds only the newest 20 posts; the rest are behind "Load older posts" (an htmx GET
+of `?cursor=<pk>`, the link's data-post; whose posts are appended, except those already on the
+page, with the changes events made while it was on its way). Editors here never pin, so the pinned
+slot is not modelled. So:
 
 - missed = a visible post that should be on the page but is not, or shows an outdated version
   (posts behind a reloaded page's "Load older posts" count only once a reader clicks through);
-- duplicated = an event seq applied twice by one page, or a post element inserted while one with
-  its id is present (by an event, by "Show new updates", or by "Load older posts"). After settling,
-  --editors-older-clicks reloaded readers per run click "Load older posts" to the end and are then
-  checked in full; for the others the drill counts the posts that such clicks would duplicate
-  (older_dup_risk: posts that live events put below the reloaded page's cursor).
+- duplicated = an event seq applied twice by one page, or a post that would be on the page twice:
+  inserted while one with its id is present (by an event), or found on the page already by "Show
+  new updates" or by "Load older posts". live.js now skips or drops such copies, but one counted
+  here means place() put a post where the button or the link brings it again (the bugs these
+  counters found). After settling, --editors-older-clicks reloaded readers per run click "Load
+  older posts" to the end and are then checked in full; for the others the drill counts the posts
+  that such clicks would duplicate (older_dup_risk: posts that live events put below the reloaded
+  page's cursor).
 
 One line per run, then one aggregated Outcome. The whole scenario is bounded by `timeout(args)`
 (--editors-timeout, default 90 s per run + 120 s): runs stop early when the next would not fit,
@@ -58,6 +65,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -115,8 +123,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # ---- the page, as a browser holds it ------------------------------------------------------------
 
 ARTICLE = re.compile(r'<article id="post-(\d+)".*?</article>', re.DOTALL)
+ARTICLE_KEY = re.compile(r'<article id="post-(\d+)"[^>]*? data-published="([^"]+)"')
 DATA_SEQ = re.compile(r'data-seq="(\d+)"')
-OLDER_CURSOR = re.compile(r'<p class="load-older"><a href="[^"]*?cursor=(\d+)"')
+OLDER_CURSOR = re.compile(
+    r'<p class="load-older" data-post="(\d+)" data-published="([^"]+)"><a href="[^"]*?cursor=(\d+)"'
+)
+
+SortKey = tuple[datetime, int]  # the page's order, newest first: (published_at, pk) descending
+
+
+def sort_key(article: str) -> SortKey:
+    """An article's place in the page's order, from its markup (live.js keyOf)."""
+    match = ARTICLE_KEY.match(article)
+    if match is None:
+        raise ValueError(f"no id and data-published in {article[:80]!r}")
+    return datetime.fromisoformat(match.group(2)), int(match.group(1))
 
 
 @dataclass
@@ -124,6 +145,7 @@ class Page:
     seq: int
     posts: list[tuple[int, str]]  # (pk, article markup) in page order
     cursor: int | None  # "Load older posts" continues after this post; None: nothing older
+    cursor_key: SortKey | None = None  # that post's place (the link's data-published, data-post)
 
 
 def parse_page(body: str, *, fragment: bool = False) -> Page:
@@ -135,8 +157,13 @@ def parse_page(body: str, *, fragment: bool = False) -> Page:
             raise ValueError("no data-seq on the page")
         seq = int(match.group(1))
     posts = [(int(m.group(1)), m.group(0).strip()) for m in ARTICLE.finditer(body)]
-    cursor = OLDER_CURSOR.search(body)
-    return Page(seq, posts, int(cursor.group(1)) if cursor else None)
+    link = OLDER_CURSOR.search(body)
+    if link is None:
+        return Page(seq, posts, None)
+    pk, published, cursor = int(link.group(1)), link.group(2), int(link.group(3))
+    if pk != cursor:
+        raise ValueError(f"load-older's data-post {pk} is not its cursor {cursor}")
+    return Page(seq, posts, cursor, (datetime.fromisoformat(published), pk))
 
 
 async def http_get(
@@ -176,20 +203,22 @@ async def http_get(
 class EditorsReader(LiveReader):
     """A LiveReader that also holds the page's post elements, as live.js's `place()` changes them.
 
-    Counts, at apply time, an event seq applied twice by this page and a post element inserted
-    while one with that id is present. `present` (what faults.Drill reads) stays the set of ids
-    on the page.
+    Counts, at apply time, an event seq applied twice by this page and a post that would be on the
+    page twice (see the module's docstring: live.js skips or drops the second copy now; counting it
+    shows that place() put it there). `present` (what faults.Drill reads) stays the set of ids on
+    the page.
     """
 
     def __init__(self, port: int, slug: str, page: Page, **kwargs) -> None:
         super().__init__(port, slug, last_seq=page.seq, present={pk for pk, _ in page.posts}, **kwargs)
         self.dom: dict[int, list[str]] = {}  # post id -> markup of each element with that id
         self.cursor = page.cursor
+        self.cursor_key = page.cursor_key
         self.page_seq = page.seq
         self.applied: set[int] = set()
         self.dup_seq = 0
-        self.dup_insert = 0  # by an event or by "Show new updates"
-        self.dup_older = 0  # by "Load older posts"
+        self.dup_insert = 0  # by an event, or held back and found on the page by "Show new updates"
+        self.dup_older = 0  # brought by "Load older posts" and found on the page
         # Why the element a "Load older posts" page repeated was there: the kind of the event that
         # inserted it, "show-new-updates", or "page" (it came with the page).
         self.dup_older_by: collections.Counter[str] = collections.Counter()
@@ -197,6 +226,9 @@ class EditorsReader(LiveReader):
         self.older_pages = 0
         self.away = False
         self.pending: dict[int, str] = {}  # new posts held back while away (live.js `pending`)
+        # While "Load older posts" is on its way: post id -> the newest markup of each post below
+        # the link that an event changed (None: deleted) meanwhile (live.js `loadingOlder`).
+        self.loading: dict[int, str | None] | None = None
         for pk, html in page.posts:
             self._insert(pk, html)
 
@@ -206,6 +238,10 @@ class EditorsReader(LiveReader):
         elements.append(html)
         self.present.add(pk)
         return len(elements) > 1
+
+    def _below(self, html: str, cursor_key: SortKey | None) -> bool:
+        """live.js belowOlder(): the post sorts after the one "Load older posts" continues from."""
+        return cursor_key is not None and sort_key(html) < cursor_key
 
     def _apply(self, event: dict) -> None:
         seq = event.get("seq")
@@ -219,17 +255,22 @@ class EditorsReader(LiveReader):
             self.place(int(event["post_id"]), (event.get("html") or "").strip(), event.get("kind", ""))
 
     def place(self, pk: int, html: str, kind: str = "") -> None:
-        """live.js place(): remove, replace in place, hold back while away, or insert."""
+        """live.js place(): remove, replace in place, leave to "Load older posts", hold back, or insert."""
         elements = self.dom.get(pk)
         if not html:
-            if elements:
-                elements.pop(0)  # getElementById: the first one
-                if not elements:
-                    del self.dom[pk]
-                    self.present.discard(pk)
+            if elements:  # every element with the id
+                del self.dom[pk]
+                self.present.discard(pk)
             self.pending.pop(pk, None)
-        elif elements:
+            if self.loading is not None:
+                self.loading[pk] = None
+            return
+        self.pending.pop(pk, None)  # placed now, or held back again below
+        if elements:
             elements[0] = html
+        elif self._below(html, self.cursor_key):
+            if self.loading is not None:
+                self.loading[pk] = html
         elif self.away:
             self.pending[pk] = html
         else:
@@ -237,29 +278,47 @@ class EditorsReader(LiveReader):
             self.inserted_by[pk] = kind
 
     def show_pending(self) -> None:
-        """The "Show N new updates" button (live.js showPending)."""
+        """The "Show N new updates" button (live.js showPending): what is not on the page by now."""
         pending, self.pending = self.pending, {}
         for pk, html in pending.items():
-            self.dup_insert += self._insert(pk, html)
+            if pk in self.dom:
+                self.dup_insert += 1  # live.js skips it: the copy on the page is newer
+                continue
+            self._insert(pk, html)
             self.inserted_by[pk] = "show-new-updates"
 
     async def load_all_older(self, max_pages: int = 500) -> None:
-        """Click "Load older posts" until there is no more (htmx appends the fragment's posts)."""
+        """Click "Load older posts" until there is no more (htmx appends the fragment's posts).
+
+        As live.js mergeOlder() changes the fragment: a post already on the page is dropped, one
+        an event changed while the request was on its way comes in that version (or not, if
+        deleted), and changed posts the answer lacks join it if they sort above its own link.
+        """
         while self.cursor is not None and self.older_pages < max_pages and not self.stopped:
+            if self.loading is None:  # htmx:beforeRequest
+                self.loading = {}
             status, body = await http_get(
                 self.port,
                 f"/live/{self.slug}/?cursor={self.cursor}",
                 self.local_host,
                 {"HX-Request": "true", "Accept": "text/html"},
             )
+            changes, self.loading = self.loading, None  # htmx:beforeSwap
             if status != 200:
                 raise RuntimeError(f"load older answered {status}")
             page = parse_page(body, fragment=True)
             for pk, html in page.posts:
-                if self._insert(pk, html):
+                changed = pk in changes
+                change = changes.pop(pk, None)
+                if pk in self.dom:
                     self.dup_older += 1
                     self.dup_older_by[self.inserted_by.get(pk, "page")] += 1
-            self.cursor = page.cursor
+                elif not changed or change is not None:
+                    self._insert(pk, change if changed else html)
+            for pk, html in changes.items():
+                if html is not None and pk not in self.dom and not self._below(html, page.cursor_key):
+                    self._insert(pk, html)
+            self.cursor, self.cursor_key = page.cursor, page.cursor_key
             self.older_pages += 1
 
     def drop_socket(self) -> bool:

@@ -36,6 +36,14 @@ What it does, as live.js does it (since commit 7f7609b):
 - A socket silent for longer than the heartbeat timeout (60 s) is closed and replaced.
 - `blog.archived` stops the reader (no reconnect).
 
+Where a post goes (live.js `place()`) is not modelled here: this reader's page is the set of ids
+it shows, an event with html adds its post, "" removes it. That is what live.js shows for a page
+with every post on it and no "Load older posts" (as here: a page loaded empty at seq 0 that catches
+up everything), read at the top and not paused. live.js's placement rules for the other pages
+(a post older than "Load older posts" is left to that link, which drops a post already on the page;
+new posts are held back while the reader is away, and "Show new updates" skips what is on the page
+by then; a delete removes both) are modelled by bench/faults_editors.py's EditorsReader.
+
 What it records: the set of post ids it shows (an event with html -> present, html "" -> absent),
 catch-up requests (ok/failed/retries, and what started each), connections, reconnect durations
 (from noticing the close to the next open socket), close codes, and whether it saw `blog.archived`.

@@ -74,18 +74,44 @@
     return Date.parse(article.dataset.published || "") || 0;
   }
 
-  function insertSorted(article) {
+  // The server's order, newest first: published_at, then id (posts.models.Post.Meta.ordering).
+  // data-published has microseconds, which Date.parse drops: they count too, so that the page
+  // agrees with the server about which posts lie below "Load older posts".
+  function sortKey(published, id) {
+    const fraction = /\.(\d+)/.exec(published || "");
+    const micros = fraction ? Number((fraction[1] + "000000").slice(3, 6)) : 0;
+    return [(Date.parse(published || "") || 0) * 1000 + micros, Number(id) || 0];
+  }
+
+  function keyOf(article) {
+    return sortKey(article.dataset.published, article.id.replace(/^post-/, ""));
+  }
+
+  function sortsAfter(a, b) {
+    return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+  }
+
+  // `container`: #posts, or the fragment "Load older posts" brings (see mergeOlder).
+  function children(container, selector) {
+    return [...container.children].filter((child) => child.matches(selector));
+  }
+
+  function insertSorted(article, container = postsEl) {
     // Newest first; new posts almost always go to the top.
-    const when = published(article);
-    for (const other of postsEl.querySelectorAll(":scope > article.post")) {
-      if (published(other) <= when) {
-        other.before(article);
-        return;
-      }
-    }
-    const older = postsEl.querySelector(":scope > .load-older");
-    if (older) older.before(article);
-    else postsEl.append(article);
+    const key = keyOf(article);
+    const next = children(container, "article.post").find((other) => sortsAfter(keyOf(other), key));
+    const older = children(container, ".load-older")[0];
+    if (next) next.before(article);
+    else if (older) older.before(article);
+    else container.append(article);
+  }
+
+  // "Load older posts" brings the posts after the one named on its link (data-post and its
+  // data-published), as the server renders them when it answers. The embed's link to the full
+  // page names none: there nothing is loaded below.
+  function belowOlder(article, container = postsEl) {
+    const link = children(container, ".load-older")[0];
+    return !!link?.dataset.post && sortsAfter(keyOf(article), sortKey(link.dataset.published, link.dataset.post));
   }
 
   function readerIsAway() {
@@ -127,8 +153,10 @@
   function place(id, article) {
     const current = document.getElementById(`post-${id}`);
     if (!article) {
-      current?.remove();
+      // Every copy: the page should hold one, but a deleted post must never stay behind.
+      for (let copy = current; copy; copy = document.getElementById(`post-${id}`)) copy.remove();
       pending.delete(id);
+      loadingOlder?.set(id, null); // the older posts on their way may still have it
       syncImportant(id, null);
       updateVisibility();
       return;
@@ -138,15 +166,24 @@
       const headline = article.querySelector(".post__headline")?.textContent.trim();
       announce(`${announcer?.dataset.important || ""} ${headline}`);
     }
+    // Placed now, or held back again below: a copy held back earlier is outdated either way
+    // ("Show new updates" would insert it beside this one).
+    pending.delete(id);
+    let shown = true;
     if (article.hasAttribute("data-pinned")) {
       current?.remove();
-      pending.delete(id);
       pinnedEl.replaceChildren(article);
-    } else if (current && current.parentElement === pinnedEl) {
-      current.remove();
-      insertSorted(article);
-    } else if (current) {
+    } else if (current && current.parentElement !== pinnedEl) {
       current.replaceWith(article); // edits apply in place, silently
+    } else if (belowOlder(article)) {
+      // An older post than the page shows (edited, flagged, unpinned, restored): "Load older
+      // posts" brings it in its current version. Inserted here, it would then be there twice.
+      current?.remove(); // leaves the pinned slot
+      loadingOlder?.set(id, article); // newer than what the request on its way may bring
+      shown = false;
+    } else if (current) {
+      current.remove(); // unpinned: back into the stream
+      insertSorted(article);
     } else if (readerIsAway()) {
       pending.set(id, article); // never push content under a reader who scrolled or paused
     } else {
@@ -154,12 +191,46 @@
       highlight(article);
     }
     updateVisibility();
-    if (lastUpdate && !current && article.dataset.published) {
+    if (shown && lastUpdate && !current && article.dataset.published) {
       lastUpdate.dateTime = article.querySelector("time")?.getAttribute("datetime") || "";
       lastUpdate.dataset.published = article.dataset.published;
       refreshRelativeTimes();
     }
     relativeTime(article);
+  }
+
+  // ---- "Load older posts" (htmx swaps the server's next page in for the link) ---------------
+
+  // While older posts are on their way: post id -> the newest markup of each post below the link
+  // that an event changed (null: deleted) since the request left. The answer may predate those
+  // events; mergeOlder applies them to it.
+  let loadingOlder = null;
+
+  function isOlderLink(element) {
+    return element instanceof Element && element.matches(".load-older") && element.parentElement === postsEl;
+  }
+
+  function mergeOlder(html, changes) {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    const fragment = template.content;
+    for (const incoming of children(fragment, "article.post")) {
+      const id = incoming.id.replace(/^post-/, "");
+      const change = changes.get(id);
+      changes.delete(id);
+      // Already on the page (pinned since, or placed by an event): that copy is where it belongs
+      // and as new as the events applied; this one may be older. Drop it, keep the page's.
+      if (document.getElementById(incoming.id) || change === null) incoming.remove();
+      else if (change) incoming.replaceWith(change);
+    }
+    // Changed posts the answer lacks (unpinned or restored after it was rendered) that belong
+    // above its own "Load older posts": their place is in it.
+    for (const [id, article] of changes) {
+      if (article && !document.getElementById(`post-${id}`) && !belowOlder(article, fragment)) {
+        insertSorted(article, fragment);
+      }
+    }
+    return template.innerHTML;
   }
 
   // ---- relative times ("vor 5 Minuten") next to the absolute ones, for the last few hours ----
@@ -224,9 +295,11 @@
   }
 
   function showPending() {
-    const articles = [...pending.values()];
+    const held = [...pending];
     pending.clear();
-    for (const article of articles) {
+    for (const [id, article] of held) {
+      // On the page since (placed by an event): that copy is newer.
+      if (document.getElementById(`post-${id}`)) continue;
       insertSorted(article);
       highlight(article);
     }
@@ -465,6 +538,15 @@
   // ---- controls ----------------------------------------------------------------------------
 
   newButton?.addEventListener("click", showPending);
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (isOlderLink(event.detail.target)) loadingOlder ??= new Map();
+  });
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (!isOlderLink(event.detail.target)) return;
+    const changes = loadingOlder || new Map();
+    loadingOlder = null;
+    if (event.detail.shouldSwap) event.detail.serverResponse = mergeOlder(event.detail.serverResponse, changes);
+  });
   if (toggle) {
     toggle.hidden = false;
     toggle.addEventListener("click", () => {
