@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.db.models import Case, F, Max, Q, When
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
 from django.utils.csp import CSP
 from django.views.decorators.clickjacking import xframe_options_exempt
@@ -154,7 +154,9 @@ def _more_posts(request, blog: LiveBlog, order: str):
     posts, next_post = _page(_after(_stream(blog, order), cursor, order))
     context = {"blog": blog, "order": order, "posts": posts, "more_url": _more_url(blog, order, next_post)}
     if request.htmx:
-        return render(request, "posts/liveblog_detail.html#older-posts", context)
+        # The partial renders outside the page's {% timezone %} block: give it the blog's zone.
+        with timezone.override(blog.time_zone):
+            return render(request, "posts/liveblog_detail.html#older-posts", context)
     return render(
         request, "posts/liveblog_detail.html", {**_reader_context(blog, order), **context, "paged": True}
     )

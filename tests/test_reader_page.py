@@ -1,5 +1,6 @@
 """The reader page, permalinks, older posts, author pages and archived pages, as readers get them."""
 
+import zoneinfo
 from datetime import timedelta
 
 import extruct
@@ -82,6 +83,19 @@ def test_older_posts_load_in_pages_by_a_stable_cursor(client, blog):
     assert "cursor=" not in fragment  # the end
     full = client.get(f"/live/wahl/?cursor={posts[5].pk}").content.decode()
     assert "<html" in full and f'id="post-{posts[0].pk}"' in full
+
+
+def test_older_posts_show_times_in_the_blogs_time_zone(client):
+    blog = LiveBlogFactory(slug="nyc", language="en", time_zone="America/New_York")
+    posts = [publish(blog, f"Update {n}", minutes_ago=100 - n) for n in range(25)]
+    page = client.get("/live/nyc/").content.decode()
+    fragment = client.get(f"/live/nyc/?cursor={posts[5].pk}", headers={"HX-Request": "true"}).content.decode()
+
+    offset = timezone.localtime(posts[0].published_at, zoneinfo.ZoneInfo("America/New_York")).strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}"  # as in the datetime attribute, e.g. -05:00
+    assert offset in page
+    assert offset in fragment
+    assert "+01:00" not in fragment and "+02:00" not in fragment
 
 
 def test_permalink_page_contains_the_post_even_when_old_and_sets_opengraph(client, blog):
