@@ -210,3 +210,27 @@ def test_reader_answers_are_in_the_blogs_language_for_every_browser(client, path
     assert german_browser.status_code == 200
     assert german_browser["Content-Language"] == "en"
     assert "Accept-Language" not in german_browser.get("Vary", "")
+
+
+def test_older_posts_whose_page_was_deleted_bring_no_empty_state(client, blog):
+    posts = [publish(blog, f"Meldung {n}", minutes_ago=100 - n) for n in range(23)]
+    for post in posts[:3]:  # the whole next page
+        services.delete_post(post)
+    fragment = client.get(
+        f"/live/wahl/?cursor={posts[3].pk}", headers={"HX-Request": "true"}
+    ).content.decode()
+    # "No updates yet." belongs to an empty blog, not to the end of a long one.
+    assert 'class="empty"' not in fragment and "No updates yet." not in fragment
+    assert "<article" not in fragment and "cursor=" not in fragment
+
+
+def test_empty_blog_says_no_updates_yet(client, blog):
+    html = client.get("/live/wahl/").content.decode()
+    assert '<p class="empty">No updates yet.</p>' in html
+
+
+def test_important_updates_carry_their_published_time_for_live_placement(client, blog):
+    post = publish(blog, "Wichtig", minutes_ago=5, is_important=True)
+    html = client.get("/live/wahl/").content.decode()
+    published = timezone.localtime(post.published_at, blog.tzinfo).isoformat()
+    assert f'<li data-post="{post.pk}" data-published="{published}">' in html

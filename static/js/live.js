@@ -133,11 +133,13 @@
     li.dataset.published = article.dataset.published;
     li.replaceChildren(Object.assign(document.createElement("a"), { href: `#post-${id}`, textContent: headline }));
     if (!item) {
-      const when = published(article);
-      const after = [...importantList.querySelectorAll("li[data-post]")].find(
-        (other) => (Date.parse(other.dataset.published || "") || Infinity) <= when,
+      // In the server's order for this list, the stream's (the server renders each item's
+      // data-published for this): an older post flagged now goes below the newer ones.
+      const key = keyOf(article);
+      const next = [...importantList.querySelectorAll("li[data-post]")].find(
+        (other) => sortsAfter(sortKey(other.dataset.published, other.dataset.post), key),
       );
-      importantList.insertBefore(li, after || null);
+      importantList.insertBefore(li, next || null);
     }
     importantList.querySelector("li.empty")?.setAttribute("hidden", "");
     return !item;
@@ -191,7 +193,8 @@
       highlight(article);
     }
     updateVisibility();
-    if (shown && lastUpdate && !current && article.dataset.published) {
+    // Only forward: a restored or backdated post comes in at its old time, below newer ones.
+    if (shown && lastUpdate && !current && published(article) && keyOf(article)[0] > lastUpdateMicros()) {
       lastUpdate.dateTime = article.querySelector("time")?.getAttribute("datetime") || "";
       lastUpdate.dataset.published = article.dataset.published;
       refreshRelativeTimes();
@@ -261,13 +264,21 @@
     label.textContent = `(${ago(when)})`;
   }
 
+  // "Last update" as data-published (the server renders it; place() sets it) or else its datetime.
+  function lastUpdateStamp() {
+    // datetime attributes end in +0100 (valid HTML); Date.parse wants +01:00.
+    return lastUpdate?.dataset.published
+      || (lastUpdate?.getAttribute("datetime") || "").replace(/([+-]\d\d)(\d\d)$/, "$1:$2");
+  }
+
+  function lastUpdateMicros() {
+    return sortKey(lastUpdateStamp(), 0)[0];
+  }
+
   function refreshRelativeTimes() {
     if (!relative) return;
     document.querySelectorAll("article.post").forEach(relativeTime);
-    // datetime attributes end in +0100 (valid HTML); Date.parse wants +01:00.
-    const stamp = lastUpdate?.dataset.published
-      || (lastUpdate?.getAttribute("datetime") || "").replace(/([+-]\d\d)(\d\d)$/, "$1:$2");
-    const last = Date.parse(stamp);
+    const last = Date.parse(lastUpdateStamp());
     if (lastUpdate && last) {
       lastUpdate.title ||= lastUpdate.textContent;
       lastUpdate.textContent = ago(last);
