@@ -239,11 +239,27 @@ function showSaveError(kind) {
   saveDraft(); // a reload, or a closed tab, keeps the text too
 }
 
-document.addEventListener("htmx:responseError", (event) => isPublish(event) && showSaveError("serverError"));
-document.addEventListener("htmx:sendError", (event) => isPublish(event) && showSaveError("networkError"));
+// A post's own buttons (important, pin, delete, undo) fail just as silently otherwise.
+const isAction = (event) => event.detail.elt?.classList?.contains("desk__action");
+
+function showActionError() {
+  const note = document.getElementById("composer-error");
+  if (!note) return;
+  note.textContent = note.dataset.actionError;
+  note.hidden = false;
+}
+
+document.addEventListener("htmx:responseError", (event) => {
+  if (isPublish(event)) showSaveError("serverError");
+  else if (isAction(event)) showActionError();
+});
+document.addEventListener("htmx:sendError", (event) => {
+  if (isPublish(event)) showSaveError("networkError");
+  else if (isAction(event)) showActionError();
+});
 document.addEventListener("htmx:beforeRequest", (event) => {
   const note = document.getElementById("composer-error");
-  if (note && isPublish(event)) note.hidden = true; // trying again: the answer will tell
+  if (note && (isPublish(event) || isAction(event))) note.hidden = true; // trying again: the answer will tell
 });
 
 // ---- the image: show it, ask for its description -----------------------------------------------

@@ -33,6 +33,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 SERVER_ERROR = "Not saved: the server could not store the update. Your text is still here — try again."
 NETWORK_ERROR = "Not saved: the server could not be reached. Your text is still here — try again."
+ACTION_ERROR = "Not changed: the server could not store the change. Try again."
 
 
 def in_worker(fn, *args, **kwargs):
@@ -327,6 +328,34 @@ def test_publish_refused_by_the_server_keeps_the_text_and_says_so(
     assert browser_log["page_errors"] == []
 
 
+def test_a_post_button_refused_by_the_server_says_so_and_changes_nothing(
+    logged_in_page, live_server, editor_user, browser_log
+):
+    page = logged_in_page
+    blog = LiveBlogFactory()
+    post = services.publish_post(Post(live_blog=blog, headline="Pegelstand"))
+    open_composer(page, live_server, blog)
+    with translation.override("de"):
+        action_error = translation.gettext(ACTION_ERROR)
+    important_url = live_server.url + reverse(
+        "admin:posts_liveblog_composer_action", args=[blog.pk, post.pk, "important"]
+    )
+    button = page.locator(f"#desk-post-{post.pk} form[action$='/{post.pk}/important/'] button")
+
+    page.route(important_url, lambda route: route.fulfill(status=503, body="Service Unavailable"))
+    button.click()
+    expect(page.locator("#composer-error")).to_have_text(action_error)
+    post.refresh_from_db()
+    assert not post.is_important
+    page.unroute(important_url)
+
+    button.click()  # the server is back
+    expect(page.locator(f"#desk-post-{post.pk} .badge--important")).to_be_visible()
+    expect(page.locator("#composer-error")).to_be_hidden()
+    assert_not_reloaded(page)
+    assert browser_log["page_errors"] == []
+
+
 @pytest.mark.parametrize(("accept", "language"), [("en", "en"), ("de", "de")], ids=["english", "german"])
 def test_save_error_messages_follow_the_editors_language(client, editor, accept, language):
     blog = LiveBlogFactory()
@@ -336,7 +365,7 @@ def test_save_error_messages_follow_the_editors_language(client, editor, accept,
     )
     html = response.content.decode()
     with translation.override(language):
-        for message in (SERVER_ERROR, NETWORK_ERROR):
+        for message in (SERVER_ERROR, NETWORK_ERROR, ACTION_ERROR):
             assert f'"{translation.gettext(message)}"' in html
 
 
