@@ -14,7 +14,8 @@ Scenarios:
   same port; then --after-posts more. Counts saves ok/failed and logged broadcast failures.
 - redis-wipe: Redis restarted with its memory wiped (or FLUSHALL, --wipe-mode) under connected
   readers; then --wipe-posts posts.
-- burst: --burst-posts posts as fast as services allow (--burst-threads editors) to
+- burst: --burst-posts posts as fast as services allow (--burst-threads editors, one transaction
+  per post; or --burst-batch posts per transaction, which services allow too) to
   --burst-readers readers, --slow-readers of them sleeping --slow-sleep s per frame.
 - daphne-kill: --readers readers; Daphne SIGTERM, SIGKILL after --term-grace s (or at once with
   --sigkill); --down-posts posts
@@ -271,6 +272,44 @@ def publish_many(
     for worker in workers:
         worker.join()
     return ok, time.perf_counter() - started
+
+
+def publish_batches(blog_id: int, count: int, label: str, batch: int) -> tuple[int, float, float]:
+    """`count` posts through services.publish_post, `batch` of them per transaction (one editor).
+
+    Services may run inside a caller's transaction: the blog's row lock is then taken once per
+    batch and every post's broadcast runs right after the batch commits. Returns (saves ok,
+    seconds until the last batch was committed, seconds until its broadcasts were sent).
+    """
+    from django.db import close_old_connections, connection, transaction
+
+    from posts import services
+    from posts.models import LiveBlog, Post
+
+    close_old_connections()
+    blog = LiveBlog.objects.get(pk=blog_id)
+    ok, committed = 0, 0.0
+    started = time.perf_counter()
+
+    def mark_committed() -> None:
+        nonlocal committed
+        committed = time.perf_counter() - started
+
+    try:
+        for first in range(0, count, batch):
+            with transaction.atomic():
+                # Registered first, so it runs first after the commit, before the broadcasts.
+                transaction.on_commit(mark_committed)
+                for index in range(first, min(first + batch, count)):
+                    services.publish_post(
+                        Post(live_blog=blog, headline=f"Fault {label}-{index}", body=f"<p>{index}</p>")
+                    )
+            ok = min(first + batch, count)
+    except Exception as error:  # a failed batch: counted
+        print(f"  batch failed: {error!r}"[:200], file=sys.stderr, flush=True)
+    finally:
+        connection.close()
+    return ok, committed, time.perf_counter() - started
 
 
 def db_state(blog_id: int) -> tuple[set[int], int, str]:
@@ -659,9 +698,16 @@ class Drill:
         try:
             base = self.baseline(readers)
             t0 = time.monotonic()
-            ok, seconds = await asyncio.to_thread(
-                publish_many, blog_id, args.burst_posts, "burst", 0.0, args.burst_threads
-            )
+            if args.burst_batch:
+                ok, seconds, sent = await asyncio.to_thread(
+                    publish_batches, blog_id, args.burst_posts, "burst", args.burst_batch
+                )
+                out.extra_figures["batch"] = str(args.burst_batch)
+                out.extra_figures["broadcasts_sent_s"] = f"{sent:.2f}"
+            else:
+                ok, seconds = await asyncio.to_thread(
+                    publish_many, blog_id, args.burst_posts, "burst", 0.0, args.burst_threads
+                )
             out.extra_figures["saves_ok"] = f"{ok}/{args.burst_posts}"
             out.extra_figures["publish_s"] = f"{seconds:.2f}"
             out.extra_figures["rate_per_s"] = f"{ok / seconds:.0f}"
@@ -951,6 +997,12 @@ def main() -> None:
     parser.add_argument("--burst-readers", type=int, default=100)
     parser.add_argument("--burst-posts", type=int, default=500)
     parser.add_argument("--burst-threads", type=int, default=4)
+    parser.add_argument(
+        "--burst-batch",
+        type=int,
+        default=0,
+        help="burst: posts per transaction, one editor (0: one per post, --burst-threads editors)",
+    )
     parser.add_argument("--slow-readers", type=int, default=10)
     parser.add_argument("--slow-sleep", type=float, default=0.02, help="slow readers' sleep per frame, s")
     parser.add_argument("--down-posts", type=int, default=20, help="posts while Daphne is down")
