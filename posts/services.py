@@ -66,8 +66,9 @@ def _record_event(blog: LiveBlog, kind: str, post: Post | None = None, actor=Non
     return event
 
 
-def _set_authors(post: Post, authors: Sequence[Author]) -> None:
-    post.post_authors.all().delete()
+def _set_authors(post: Post, authors: Sequence[Author], *, replace: bool = True) -> None:
+    if replace:  # a post just inserted has no bylines to replace
+        post.post_authors.all().delete()
     PostAuthor.objects.bulk_create(
         PostAuthor(post=post, author=author, position=index)
         for index, author in enumerate(dict.fromkeys(authors))
@@ -114,7 +115,7 @@ def publish_post(
     if post.created_by_id is None and getattr(actor, "pk", None):
         post.created_by = actor
     post.save()
-    _set_authors(post, authors)
+    _set_authors(post, authors, replace=False)
     _record_event(blog, Event.Kind.POST_CREATED, post, actor)
     return post
 
