@@ -101,29 +101,6 @@ def _public_blog(slug: str) -> LiveBlog | None:
     return LiveBlog.objects.public().filter(slug=slug).only("pk", "last_seq").first()
 
 
-# Blogs found by slug in the last few seconds, per process. After a restart every reader of a blog
-# reconnects within seconds, and Channels runs consumers' database reads one at a time on a single
-# thread: one lookup per blog instead of one per socket halves that queue (the seq is still read
-# per socket, after joining). Only found blogs are kept, so a blog that just went live is never
-# refused from memory; a blog that just became a draft may take sockets for this long.
-BLOG_LOOKUP_SECONDS = 5.0
-MAX_REMEMBERED_BLOGS = 1000
-_found_blogs: dict[str, tuple[float, LiveBlog]] = {}
-
-
-async def _find_blog(slug: str) -> LiveBlog | None:
-    now = time.monotonic()
-    remembered = _found_blogs.get(slug)
-    if remembered is not None and now - remembered[0] < BLOG_LOOKUP_SECONDS:
-        return remembered[1]
-    blog = await _public_blog(slug)
-    if blog is not None:
-        if len(_found_blogs) >= MAX_REMEMBERED_BLOGS:
-            _found_blogs.clear()
-        _found_blogs[slug] = (now, blog)
-    return blog
-
-
 @database_sync_to_async
 def _last_seq(blog_id: int) -> int:
     return LiveBlog.objects.filter(pk=blog_id).values_list("last_seq", flat=True).first() or 0
@@ -194,7 +171,7 @@ class LiveBlogConsumer(AsyncWebsocketConsumer):
             self.client = address
         try:
             blog = await asyncio.wait_for(
-                _find_blog(self.scope["url_route"]["kwargs"]["slug"]), LOOKUP_TIMEOUT
+                _public_blog(self.scope["url_route"]["kwargs"]["slug"]), LOOKUP_TIMEOUT
             )
         except (*DATABASE_UNAVAILABLE, TimeoutError) as error:
             await self.accept()

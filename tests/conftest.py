@@ -41,18 +41,13 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    # The catch-up endpoint caches answers per process (posts/views.py), sockets remember blogs
-    # (posts/consumers.py); SQLite reuses primary keys after a rolled-back test, so one test's
-    # answer must never reach the next.
+    # The catch-up endpoint caches answers per process (posts/views.py); SQLite reuses primary keys
+    # after a rolled-back test, so one test's answer must never reach the next.
     from django.core.cache import cache
 
-    from posts import consumers
-
     cache.clear()
-    consumers._found_blogs.clear()
     yield
     cache.clear()
-    consumers._found_blogs.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from liveblog.asgi import application
-from posts import broadcast, consumers, hub, services
+from posts import broadcast, hub, services
 from posts.models import Event, LiveBlog, Post
 from tests.factories import AuthorFactory, LiveBlogFactory
 
@@ -139,31 +139,6 @@ def test_draft_and_unknown_blogs_are_refused_with_4404(slug):
         assert await communicator.receive_output() == {"type": "websocket.close", "code": 4404}
 
     run(scenario)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_reconnecting_crowd_looks_its_blog_up_once_but_never_remembers_a_refusal(monkeypatch):
-    blog = LiveBlogFactory(slug="wahl", state=LiveBlog.State.DRAFT)
-    lookups = []
-    real_lookup = consumers._public_blog
-
-    async def counted(slug):
-        lookups.append(slug)
-        return await real_lookup(slug)
-
-    monkeypatch.setattr(consumers, "_public_blog", counted)
-
-    async def scenario():
-        refused = await connect("wahl")
-        assert await refused.receive_output() == {"type": "websocket.close", "code": 4404}
-        await database_sync_to_async(LiveBlog.objects.filter(pk=blog.pk).update)(state=LiveBlog.State.LIVE)
-        readers = [await connect_reader(blog) for _ in range(5)]  # live now: not refused from memory
-        assert [hello["type"] for _, hello in readers] == ["hello"] * 5
-        for communicator, _ in readers:
-            await communicator.disconnect()
-
-    run(scenario)
-    assert lookups == ["wahl", "wahl"]  # the refusal, then one lookup for the five
 
 
 @pytest.mark.django_db(transaction=True)
