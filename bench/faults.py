@@ -15,7 +15,7 @@ Scenarios:
 - redis-wipe: Redis restarted with its memory wiped (or FLUSHALL, --wipe-mode) under connected
   readers; then --wipe-posts posts.
 - burst: --burst-posts posts as fast as services allow (--burst-threads editors, one transaction
-  per post; or --burst-batch posts per transaction, which services allow too) to
+  per post; or --burst-batch posts per services.publish_posts call, as a results feed would) to
   --burst-readers readers, --slow-readers of them sleeping --slow-sleep s per frame.
 - daphne-kill: --readers readers; Daphne SIGTERM, SIGKILL after --term-grace s (or at once with
   --sigkill); --down-posts posts
@@ -275,11 +275,11 @@ def publish_many(
 
 
 def publish_batches(blog_id: int, count: int, label: str, batch: int) -> tuple[int, float, float]:
-    """`count` posts through services.publish_post, `batch` of them per transaction (one editor).
+    """`count` posts through services.publish_posts, `batch` per call (one editor, or a feed).
 
-    Services may run inside a caller's transaction: the blog's row lock is then taken once per
-    batch and every post's broadcast runs right after the batch commits. Returns (saves ok,
-    seconds until the last batch was committed, seconds until its broadcasts were sent).
+    Each call is one transaction: the blog's row lock taken once, one event per post, and the
+    broadcasts right after the commit. Returns (saves ok, seconds until the last batch was
+    committed, seconds until its broadcasts were sent).
     """
     from django.db import close_old_connections, connection, transaction
 
@@ -297,14 +297,14 @@ def publish_batches(blog_id: int, count: int, label: str, batch: int) -> tuple[i
 
     try:
         for first in range(0, count, batch):
+            indexes = range(first, min(first + batch, count))
             with transaction.atomic():
                 # Registered first, so it runs first after the commit, before the broadcasts.
                 transaction.on_commit(mark_committed)
-                for index in range(first, min(first + batch, count)):
-                    services.publish_post(
-                        Post(live_blog=blog, headline=f"Fault {label}-{index}", body=f"<p>{index}</p>")
-                    )
-            ok = min(first + batch, count)
+                services.publish_posts(
+                    blog, [Post(headline=f"Fault {label}-{i}", body=f"<p>{i}</p>") for i in indexes]
+                )
+            ok += len(indexes)
     except Exception as error:  # a failed batch: counted
         print(f"  batch failed: {error!r}"[:200], file=sys.stderr, flush=True)
     finally:
@@ -1001,7 +1001,7 @@ def main() -> None:
         "--burst-batch",
         type=int,
         default=0,
-        help="burst: posts per transaction, one editor (0: one per post, --burst-threads editors)",
+        help="burst: posts per publish_posts call (0: publish_post, --burst-threads editors)",
     )
     parser.add_argument("--slow-readers", type=int, default=10)
     parser.add_argument("--slow-sleep", type=float, default=0.02, help="slow readers' sleep per frame, s")

@@ -76,6 +76,15 @@ def event_frame(payload: dict) -> str:
     return json.dumps({"type": "event", **payload}, ensure_ascii=False, separators=(",", ":"))
 
 
+def _message(event: Event) -> dict:
+    return {
+        "type": MESSAGE_TYPE,
+        "blog_id": event.live_blog_id,
+        "seq": event.seq,
+        "text": event_frame(render_event(event)),
+    }
+
+
 def send_event(event_id: int) -> None:
     """Push one committed event to the blog's readers: rendered once, sent as one message."""
     try:
@@ -83,15 +92,21 @@ def send_event(event_id: int) -> None:
         layer = get_channel_layer()
         if layer is None:
             return
-        message = {
-            "type": MESSAGE_TYPE,
-            "blog_id": event.live_blog_id,
-            "seq": event.seq,
-            "text": event_frame(render_event(event)),
-        }
-        _group_send(layer, event.live_blog.group_name, message)
+        _group_send(layer, event.live_blog.group_name, _message(event))
     except Exception:
         logger.exception("Broadcast of event %s failed; readers will catch up from the log", event_id)
+
+
+def send_events(event_ids: list[int]) -> None:
+    """Push several committed events in seq order (services.publish_posts), read in one query."""
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        for event in events_for_rendering().filter(pk__in=event_ids).order_by("seq"):
+            _group_send(layer, event.live_blog.group_name, _message(event))
+    except Exception:
+        logger.exception("Broadcast of %d events failed; readers will catch up from the log", len(event_ids))
 
 
 # How long a sync caller outside the ASGI server waits for the layer before giving up (and logging).

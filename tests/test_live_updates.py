@@ -99,6 +99,28 @@ def test_send_event_renders_once_and_sends_one_message(monkeypatch, django_captu
 
 
 @pytest.mark.django_db
+def test_send_events_sends_each_in_seq_order_rendered_as_alone(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+
+    class Layer:
+        async def group_send(self, group, message):
+            sent.append(message)
+
+    monkeypatch.setattr(broadcast, "get_channel_layer", Layer)
+    blog = LiveBlogFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.publish_posts(blog, [Post(headline=f"Wahlkreis {n}") for n in range(5)])
+
+    events = list(Event.objects.filter(live_blog=blog).order_by("seq"))
+    assert [m["seq"] for m in sent] == [1, 2, 3, 4, 5]
+    assert [json.loads(m["text"]) for m in sent] == [
+        {"type": "event", **broadcast.render_event(e)} for e in events
+    ]
+
+
+@pytest.mark.django_db
 def test_send_event_failure_is_logged_not_raised(monkeypatch, caplog, django_capture_on_commit_callbacks):
     class BrokenLayer:
         async def group_send(self, group, message):

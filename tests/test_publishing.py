@@ -196,3 +196,69 @@ def test_saving_a_stale_blog_copy_keeps_the_event_counter_and_state(sent):
     stale.save()  # e.g. the admin change form, opened before the posts came in
     fresh = LiveBlog.objects.get(pk=blog.pk)
     assert (fresh.title, fresh.last_seq, fresh.state) == ("Neuer Titel", 2, LiveBlog.State.ARCHIVED)
+
+
+# Several posts at once (a results feed when the polls close) ----------------------------------
+
+
+def test_publish_posts_writes_them_in_order_with_one_event_each_and_broadcasts_them_together(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    batches: list[list[int]] = []
+    monkeypatch.setattr(broadcast, "send_events", batches.append)
+    blog = LiveBlogFactory()
+    publish(blog, "Vorher")
+    author = AuthorFactory()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        posts = services.publish_posts(
+            blog,
+            [Post(headline=f"Wahlkreis {n}", body=f"<p>{n}<script>x</script></p>") for n in range(1, 4)],
+            authors=[author, author],
+        )
+
+    assert kinds(blog) == [(1, "post.created")] + [(seq, "post.created") for seq in (2, 3, 4)]
+    assert [e.post_id for e in Event.objects.filter(live_blog=blog, seq__gt=1).order_by("seq")] == [
+        p.pk for p in posts
+    ]
+    assert batches == [
+        list(Event.objects.filter(live_blog=blog, seq__gt=1).order_by("seq").values_list("pk", flat=True))
+    ]
+    assert [p.body for p in Post.objects.filter(pk__in=[p.pk for p in posts]).order_by("pk")] == [
+        "<p>1</p>",
+        "<p>2</p>",
+        "<p>3</p>",
+    ]
+    assert all(p.ordered_authors == [author] for p in Post.objects.filter(pk__in=[p.pk for p in posts]))
+    blog.refresh_from_db()
+    assert blog.last_seq == 4
+
+
+def test_publish_posts_is_all_or_nothing(monkeypatch):
+    monkeypatch.setattr(broadcast, "send_events", lambda ids: None)
+    blog = LiveBlogFactory()
+
+    with pytest.raises(ValidationError):
+        services.publish_posts(blog, [Post(headline="Gut"), Post(headline="")])
+
+    assert not Post.objects.filter(live_blog=blog).exists()
+    assert kinds(blog) == []
+
+
+def test_publish_posts_refuses_an_archived_blog_and_pinned_or_illustrated_posts(monkeypatch):
+    monkeypatch.setattr(broadcast, "send_events", lambda ids: None)
+    blog = LiveBlogFactory()
+    with pytest.raises(ValueError):
+        services.publish_posts(blog, [Post(headline="Oben", is_pinned=True)])
+    services.archive_blog(blog)
+    with pytest.raises(services.BlogClosedError):
+        services.publish_posts(blog, [Post(headline="Zu spät")])
+    assert not Post.objects.filter(live_blog=blog).exists()
+
+
+def test_publish_posts_costs_the_same_queries_for_3_or_300_posts(monkeypatch, django_assert_max_num_queries):
+    monkeypatch.setattr(broadcast, "send_events", lambda ids: None)
+    blog = LiveBlogFactory()
+    with django_assert_max_num_queries(8):
+        services.publish_posts(blog, [Post(headline=f"Meldung {n}") for n in range(300)])
+    assert Post.objects.filter(live_blog=blog).count() == 300
