@@ -11,11 +11,13 @@ database.
 
 import importlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Group, Permission
+from django.db import connections
 from django.urls import reverse
 from django.utils.crypto import get_random_string
 from playwright.sync_api import Page, expect
@@ -38,6 +40,19 @@ TIMEOUT_MS = 5_000
 PASSWORD = "browser-test-pass-phrase"
 
 expect.set_options(timeout=TIMEOUT_MS)
+
+
+def in_worker(fn, *args, **kwargs):
+    """Run ORM code that broadcasts on commit (async_to_sync) off the thread Playwright's loop runs in."""
+
+    def call():
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()
 
 
 @pytest.fixture(scope="session", autouse=True)

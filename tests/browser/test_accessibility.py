@@ -8,16 +8,15 @@ it, a failure in CI (LIVEBLOG_REQUIRE_SERVICES=1).
 """
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
-from django.db import connections
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from posts import services
 from posts.models import LiveBlog, Post
+from tests.browser.conftest import in_worker
 from tests.factories import EditorFactory
 from tests.test_html_validity import NODE_MODULES, build_site, require_tool
 
@@ -54,19 +53,6 @@ RUN_AXE = """async ([tags, excused]) => {
     .filter((v) => v.nodes.length);
   return {violations, passes: result.passes.length};
 }"""
-
-
-def in_worker(fn, *args, **kwargs):
-    """ORM code that broadcasts on commit (async_to_sync), off the thread Playwright's loop runs in."""
-
-    def call():
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(call).result()
 
 
 @pytest.fixture

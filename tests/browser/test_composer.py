@@ -5,16 +5,14 @@ ProseMirror editor, htmx and the admin's scripts load under the strict CSP and w
 that a publish the server does not take is reported as such.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connections
 from django.urls import reverse
 from django.utils import translation
 from playwright.sync_api import Page, Route, expect
 
 from posts import services
 from posts.models import Event, Post
+from tests.browser.conftest import in_worker
 from tests.factories import LiveBlogFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -34,19 +32,6 @@ document.addEventListener("securitypolicyviolation", (e) => {
 SERVER_ERROR = "Not saved: the server could not store the update. Your text is still here — try again."
 NETWORK_ERROR = "Not saved: the server could not be reached. Your text is still here — try again."
 ACTION_ERROR = "Not changed: the server could not store the change. Try again."
-
-
-def in_worker(fn, *args, **kwargs):
-    """Run ORM code that broadcasts on commit (async_to_sync) off the thread Playwright's loop runs in."""
-
-    def call():
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(call).result()
 
 
 def open_composer(page: Page, live_server, blog) -> None:

@@ -14,7 +14,8 @@ from playwright.sync_api import Page, expect
 
 from posts import services
 from posts.models import Event, Post
-from tests.browser.test_composer import EDITOR, SUBMIT, failed_requests, in_worker, open_composer
+from tests.browser.conftest import in_worker
+from tests.browser.test_composer import EDITOR, SUBMIT, failed_requests, open_composer
 from tests.factories import LiveBlogFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

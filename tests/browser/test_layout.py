@@ -5,16 +5,15 @@ Static checks run on pytest-django's live server; live arrival and images run on
 """
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections
 from playwright.sync_api import Page, expect
 
 from images.processing import process_photo
 from posts import services
 from posts.demo import chart_png
 from posts.models import LiveBlog, Post
+from tests.browser.conftest import in_worker
 from tests.factories import AuthorFactory, LiveBlogFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -70,19 +69,6 @@ CONTRAST = """(selector) => {
   const bg = luminance(rgb(getComputedStyle(document.body).backgroundColor));
   return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
 }"""
-
-
-def in_worker(fn, *args, **kwargs):
-    """ORM code that broadcasts on commit (async_to_sync), off the thread Playwright's loop runs in."""
-
-    def call():
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(call).result()
 
 
 def publish(blog, headline: str, *, image=None, authors=(), **fields) -> Post:

@@ -17,7 +17,8 @@ from playwright.sync_api import Page, expect
 
 from posts import services
 from posts.models import Post
-from tests.browser.test_live_reader import article, assert_not_reloaded, in_worker, open_reader, publish
+from tests.browser.conftest import in_worker
+from tests.browser.test_live_reader import article, assert_not_reloaded, open_reader, publish
 from tests.factories import LiveBlogFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.redis]

@@ -9,15 +9,14 @@ layer (hence `redis`).
 """
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from posts import services
 from posts.models import Post
+from tests.browser.conftest import in_worker
 from tests.factories import LiveBlogFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,19 +44,6 @@ window.WebSocket = class extends window.WebSocket {
   }
 };
 """
-
-
-def in_worker(fn, *args, **kwargs):
-    """Run ORM code that broadcasts on commit (async_to_sync) off the thread Playwright's loop runs in."""
-
-    def call():
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(call).result()
 
 
 def publish(blog, headline: str, **fields) -> Post:

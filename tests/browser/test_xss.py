@@ -18,15 +18,13 @@ Payloads with a NUL character go through `posts.services` (the composer's form r
 the sanitizer sees them); services broadcast from this process through the shared Redis layer.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connections
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from posts import services
 from posts.models import Post
+from tests.browser.conftest import in_worker
 from tests.factories import LiveBlogFactory
 from tests.xss_corpus import CORPUS, browser_sample
 
@@ -112,19 +110,6 @@ CSP_CANARY = """
   return window.__canary;
 }
 """
-
-
-def in_worker(fn, *args, **kwargs):
-    """Run ORM code that broadcasts on commit (async_to_sync) off the thread Playwright's loop runs in."""
-
-    def call():
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(call).result()
 
 
 def headline(number: int, category: str, payload: str) -> str:
