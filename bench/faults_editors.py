@@ -71,7 +71,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import faults
-from reader import LiveReader, source_address
+from reader import LiveReader, source_address, unchunk
 
 NAME = "editors"
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,15 +188,7 @@ async def http_get(
 
     status, head, body = await asyncio.wait_for(get(), timeout)
     if b"transfer-encoding: chunked" in head.lower():
-        out = b""
-        while body:
-            size_line, _, rest = body.partition(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
-            if size == 0:
-                break
-            out += rest[:size]
-            body = rest[size + 2 :]
-        body = out
+        body = unchunk(body)
     return status, body.decode("utf-8", errors="replace")
 
 

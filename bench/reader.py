@@ -198,7 +198,7 @@ class LiveReader:
         head, _, body = raw.partition(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
         if b"transfer-encoding: chunked" in head.lower():
-            body = _unchunk(body)
+            body = unchunk(body)
         return status, body
 
     def _spawn(self, coro) -> asyncio.Task:
@@ -461,7 +461,8 @@ class LiveReader:
                     await task
 
 
-def _unchunk(body: bytes) -> bytes:
+def unchunk(body: bytes) -> bytes:
+    """An HTTP/1.1 chunked body, joined."""
     out = b""
     while body:
         size_line, _, rest = body.partition(b"\r\n")
