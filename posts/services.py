@@ -91,6 +91,15 @@ def _validate(post: Post) -> None:
     post.full_clean(exclude=["live_blog", "created_by"], validate_constraints=False)
 
 
+def _prepare_new(post: Post, blog: LiveBlog, actor) -> None:
+    """A new post of `blog`, its body sanitized and validated, credited to `actor` if unset."""
+    post.live_blog = blog
+    post.body = clean_html(post.body)
+    _validate(post)
+    if post.created_by_id is None and getattr(actor, "pk", None):
+        post.created_by = actor
+
+
 @transaction.atomic
 def publish_post(
     post: Post,
@@ -104,16 +113,12 @@ def publish_post(
         raise ValueError("publish_post() takes a new post; use update_post() to change one.")
     blog = _lock_blog(post.live_blog)
     _ensure_open(blog)
-    post.live_blog = blog
-    post.body = clean_html(post.body)
     if image is not None:
         post.image.name = image.save("posts")
         post.image_width, post.image_height = image.width, image.height
-    _validate(post)
+    _prepare_new(post, blog, actor)
     if post.is_pinned:
         _unpin_others(blog, None, actor)
-    if post.created_by_id is None and getattr(actor, "pk", None):
-        post.created_by = actor
     post.save()
     _set_authors(post, authors, replace=False)
     _record_event(blog, Event.Kind.POST_CREATED, post, actor)
@@ -139,11 +144,7 @@ def publish_posts(
     for post in posts:
         if post.pk or post.is_pinned or post.image:
             raise ValueError("publish_posts() takes new unpinned posts without image; see publish_post().")
-        post.live_blog = blog
-        post.body = clean_html(post.body)
-        _validate(post)
-        if post.created_by_id is None and getattr(actor, "pk", None):
-            post.created_by = actor
+        _prepare_new(post, blog, actor)
     Post.objects.bulk_create(posts)
     bylines = list(dict.fromkeys(authors))
     PostAuthor.objects.bulk_create(
