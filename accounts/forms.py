@@ -25,7 +25,6 @@ class LoginForm(AdminAuthenticationForm):
     error_messages = {
         **AdminAuthenticationForm.error_messages,
         "otp_required": _("Enter the 6-digit code from your authenticator app."),
-        "otp_invalid": _("That code is not valid. Enter the current code from your authenticator app."),
     }
 
     def confirm_login_allowed(self, user):
@@ -36,7 +35,7 @@ class LoginForm(AdminAuthenticationForm):
         token = self.cleaned_data.get("otp_token", "")
         if not token:
             raise forms.ValidationError(self.error_messages["otp_required"], code="otp_required")
-        error = verify(device, token)
+        error = verify(device, token)  # the message says why: wrong code, or too many tries
         if error:
             raise forms.ValidationError(error, code="otp_invalid")
         # django-otp's user_logged_in handler marks the session as verified with this device.
