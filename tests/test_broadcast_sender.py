@@ -51,7 +51,8 @@ def test_sends_from_a_plain_thread_arrive_in_order_over_one_loop(layer):
     assert len(set(map(id, loops))) == 1  # one loop for the whole run, not one per event
 
 
-def test_a_failing_layer_raises_to_the_caller_which_logs_it(layer):
+def test_a_failing_layer_raises_to_send_event_which_logs_it(layer):
+    # The logging half is test_live_updates.py::test_send_event_failure_is_logged_not_raised.
     class Unreachable(RedisChannelLayer):
         async def group_send(self, group, message):
             raise ConnectionError("redis is down")
