@@ -45,12 +45,12 @@ SEND_TIMEOUT = 5.0
 # Keeps proxies from closing idle sockets and tells clients the newest seq *from the database*, so a
 # reader whose pushes were lost (Redis down or wiped) catches up within one heartbeat.
 HEARTBEAT_SECONDS = float(getattr(settings, "LIVEBLOG_HEARTBEAT_SECONDS", 25.0))
-# Re-join the blogs' groups this often: channels-redis forgets members after `group_expiry`, and a
-# Redis restart or FLUSHALL forgets them at once (without any error to notice). group_add is one
-# cheap Redis command per blog and process.
 # How long a heartbeat waits for the database (a hung server answers nothing) before it pings with
 # the seqs it knows.
 HEARTBEAT_QUERY_TIMEOUT = 5.0
+# Re-join the blogs' groups this often: channels-redis forgets members after `group_expiry`, and a
+# Redis restart or FLUSHALL forgets them at once (without any error to notice). group_add is one
+# cheap Redis command per blog and process.
 REFRESH_SECONDS = float(getattr(settings, "LIVEBLOG_GROUP_REFRESH_SECONDS", 60.0))
 # Sent to a blog's sockets after its `blog.archived` event: nothing more will come.
 CLOSE_NORMAL = 1000
