@@ -185,6 +185,8 @@ window.django?.jQuery?.(document).on("change", `#${FORM_ID} select`, changed);
 
 // ---- publishing from the keyboard ---------------------------------------------------------------
 
+let publishWhenSettled = false;
+
 // Capture phase: before ProseMirror, which would insert a line break for Mod+Enter.
 document.addEventListener(
   "keydown",
@@ -194,10 +196,31 @@ document.addEventListener(
     if (!form) return;
     event.preventDefault();
     event.stopPropagation();
-    if (!form.classList.contains("htmx-request")) form.requestSubmit(); // not twice while sending
+    // A fresh form still settling carries the old form's "htmx-request" class: the submit guard
+    // below takes that press.
+    if (form.classList.contains("htmx-settling") || !form.classList.contains("htmx-request")) {
+      form.requestSubmit(); // not twice while sending
+    }
   },
   true,
 );
+// The fresh form from the last publish is wired up by htmx only when it settles, 20 ms later or
+// more on a busy machine: a publish (button or keyboard) in that window would be posted by the
+// browser as a whole page. Hold it and send it once htmx is ready.
+document.addEventListener(
+  "submit",
+  (event) => {
+    if (event.target.id !== FORM_ID || !event.target.classList.contains("htmx-settling")) return;
+    event.preventDefault();
+    publishWhenSettled = true;
+  },
+  true,
+);
+document.addEventListener("htmx:afterSettle", (event) => {
+  if (!publishWhenSettled || event.target.id !== FORM_ID) return;
+  publishWhenSettled = false;
+  event.target.requestSubmit();
+});
 
 // ---- after htmx swaps -------------------------------------------------------------------------
 

@@ -76,6 +76,44 @@ def test_ctrl_enter_publishes_from_the_rich_text_editor(
     assert browser_log["page_errors"] == []
 
 
+def test_a_publish_while_the_fresh_form_settles_is_sent_once_it_is_ready(
+    logged_in_page, live_server, browser_log
+):
+    # After a publish htmx swaps in a fresh form but wires it up (and drops the old form's
+    # "sending" class from it) only when it settles, 20 ms later, or later on a busy machine. A
+    # press in that window used to vanish silently; stretch the window so the press lands in it.
+    page = logged_in_page
+    blog = LiveBlogFactory()
+    open_composer(page, live_server, blog)
+    page.evaluate("htmx.config.defaultSettleDelay = 1500")
+
+    page.locator("#id_headline").fill("Erste")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#composer-status")).to_contain_text("Erste")
+    expect(page.locator("#composer-form.htmx-settling")).to_have_count(1)
+    page.locator("#id_headline").fill("Zweite")
+    page.keyboard.press("Control+Enter")
+    page.keyboard.press("Control+Enter")  # a second press while it waits sends nothing more
+
+    expect(page.locator("#composer-status")).to_contain_text("Zweite", timeout=10_000)
+    # The button too: the browser would otherwise post the unwired form as a whole page.
+    composer_url = page.url
+    expect(page.locator("#composer-form.htmx-settling")).to_have_count(1)
+    page.locator("#id_headline").fill("Dritte")
+    page.locator(SUBMIT).click()
+
+    expect(page.locator("#composer-status")).to_contain_text("Dritte", timeout=10_000)
+    expect(page.locator("#composer-posts .desk__post")).to_have_count(3)
+    assert page.url == composer_url
+    assert list(Post.objects.filter(live_blog=blog).order_by("pk").values_list("headline", flat=True)) == [
+        "Erste",
+        "Zweite",
+        "Dritte",
+    ]
+    assert failed_requests(browser_log) == []
+    assert browser_log["page_errors"] == []
+
+
 def test_preview_shows_the_post_as_readers_will_while_typing(logged_in_page, live_server, browser_log):
     page = logged_in_page
     blog = LiveBlogFactory()
