@@ -12,7 +12,8 @@ admin form) and live.js retries its catch-up later.
 - Messages queued by the failed request are dropped: the admin queues "… was added successfully"
   *inside* its transaction, before the COMMIT that may be the statement that fails.
 - Only errors raised by views and templates reach `process_exception`. A database error in another
-  middleware (e.g. saving a changed session on the way out) is still Django's 500.
+  middleware (e.g. saving a changed session on the way out) reaches Django's 500 handler, which
+  answers the same 503 (liveblog.views.server_error).
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ def is_database_unavailable(error: BaseException) -> bool:
     for _depth in range(5):
         if isinstance(error, (OperationalError, InterfaceError)) or type(error) is DatabaseError:
             return True
-        if error.__cause__ is None:
+        # `raise … from` sets the cause; a raise inside `except` (Django's session UpdateError and
+        # SessionInterrupted) only the context.
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+        if error is None:
             return False
-        error = error.__cause__
     return False
 
 

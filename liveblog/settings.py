@@ -63,6 +63,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but for HSTS & co.: every response gets the policy and the frame guard, also one
+    # made from an error raised in a middleware below (and static files).
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Django's, but a response in its blog's language (reader pages, API) keeps that language.
@@ -73,8 +77,6 @@ MIDDLEWARE = [
     # request.user.is_verified(): whether this session proved a two-step login code.
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # A view that cannot reach the database answers 503 + Retry-After, never a 500 or a false "saved";
     # inside the others, so its response gets the same headers (CSP etc.).

@@ -13,6 +13,9 @@ from posts.sitemaps import LiveBlogSitemap, PostSitemap
 
 SITEMAPS = {"blogs": LiveBlogSitemap, "posts": PostSitemap}
 
+handler400 = "liveblog.views.bad_request"
+handler500 = "liveblog.views.server_error"
+
 
 @cache_control(max_age=86400, public=True)
 def robots_txt(request):

@@ -17,6 +17,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.backends.db import SessionStore
 from django.db import IntegrityError, InterfaceError, OperationalError, connections
 from django.db.backends.utils import CursorWrapper
 from django.urls import reverse
@@ -223,6 +224,42 @@ def test_composer_action_while_the_database_is_down_answers_503(editor_client, o
     assert_unavailable(response)
     post.refresh_from_db()
     assert not post.is_important and broadcasts == []
+
+
+def test_session_save_failing_after_the_view_answers_503_with_the_usual_headers(
+    editor_client, outage, settings
+):
+    # The session is saved by SessionMiddleware on the way out, outside the 503 middleware: the
+    # error reaches Django's 500 handler (liveblog.views.server_error), which answers the same 503.
+    settings.SESSION_SAVE_EVERY_REQUEST = True
+    editor_client.raise_request_exception = False
+    usual = editor_client.get(reverse("admin:index"))
+    assert usual.status_code == 200
+    with outage(commit_only=True):  # the view's reads work; the session's COMMIT fails
+        response = editor_client.get(reverse("admin:index"))
+    assert_unavailable(response, TRY_AGAIN)
+    assert response["Content-Security-Policy"] and response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(OperationalError("server closed the connection unexpectedly"), 503), (IntegrityError("a bug"), 500)],
+    ids=["outage", "bug"],
+)
+def test_database_errors_raised_outside_the_view_reach_the_500_handler(
+    editor_client, monkeypatch, settings, error, status
+):
+    def broken(self, must_create=False):
+        raise error
+
+    settings.SESSION_SAVE_EVERY_REQUEST = True
+    monkeypatch.setattr(SessionStore, "save", broken)
+    editor_client.raise_request_exception = False
+    response = editor_client.get(reverse("admin:index"))
+    assert response.status_code == status
+    assert ("Retry-After" in response) is (status == 503)
+    assert response["Content-Security-Policy"] and response["X-Frame-Options"] == "DENY"
 
 
 # Readers over HTTP -------------------------------------------------------------------------------
