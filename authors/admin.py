@@ -17,6 +17,14 @@ class AuthorAdmin(admin.ModelAdmin):
     readonly_fields = ["avatar_preview"]
     fields = ["name", "slug", "role", "bio", "user", "avatar_preview", "avatar_upload", "remove_avatar"]
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        # Picking the login an author belongs to means browsing the logins, which Editors may not
+        # (the picker would answer 403): they see the link, an administrator sets it.
+        if not request.user.has_perm("auth.view_user"):
+            fields = [*fields, "user"]
+        return fields
+
     @admin.display(description=_("avatar"))
     def avatar_thumb(self, obj: Author) -> str:
         if not obj.avatar:

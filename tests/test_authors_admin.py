@@ -8,7 +8,7 @@ from django.urls import reverse
 from PIL import Image
 
 from authors.models import Author
-from tests.factories import AuthorFactory
+from tests.factories import AuthorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +55,26 @@ def test_bad_avatar_is_a_form_error_and_changes_nothing(editor_client, media_roo
     assert message in response.content.decode()
     assert Author.objects.get(pk=author.pk).role == "Reporterin"
     assert not media_root.exists() or not any(media_root.rglob("*.webp"))
+
+
+def test_editors_see_an_authors_login_but_cannot_relink_it(editor_client, editor):
+    other = UserFactory(username="chefin")
+    author = AuthorFactory(user=editor)
+    url = reverse("admin:authors_author_change", args=[author.pk])
+    page = editor_client.get(url).content.decode()
+    assert "admin-autocomplete" not in page  # no picker that would answer 403
+    assert editor.username in page
+    response = editor_client.post(url, author_form(author, role="Reporterin", user=other.pk))
+    assert response.status_code == 302
+    author.refresh_from_db()
+    assert author.role == "Reporterin" and author.user == editor
+
+
+def test_administrators_link_an_author_to_a_login(admin_client):
+    login = UserFactory(username="neu")
+    author = AuthorFactory()
+    url = reverse("admin:authors_author_change", args=[author.pk])
+    assert "admin-autocomplete" in admin_client.get(url).content.decode()
+    assert admin_client.post(url, author_form(author, user=login.pk)).status_code == 302
+    author.refresh_from_db()
+    assert author.user == login
