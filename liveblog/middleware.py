@@ -12,20 +12,23 @@ admin form) and live.js retries its catch-up later.
 - Messages queued by the failed request are dropped: the admin queues "… was added successfully"
   *inside* its transaction, before the COMMIT that may be the statement that fails.
 - Only errors raised by views and templates reach `process_exception`. A database error in another
-  middleware (e.g. saving a changed session on the way out) reaches Django's 500 handler, which
-  answers the same 503 (liveblog.views.server_error).
+  middleware (e.g. saving a changed session on the way out) reaches Django's 400 or 500 handler:
+  `bad_request` and `server_error` below answer the same 503 (liveblog/urls.py installs them).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 
+from django.contrib.sessions.exceptions import SessionInterrupted
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.template.loader import render_to_string
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.translation import gettext as _
+from django.views import defaults
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +105,34 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
             # (BaseStorage has no public way to drop queued messages without consuming older ones.)
             storage._queued_messages = []
         return database_unavailable_response(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 page, or the 503 when saving the session failed because of the database.
+
+    Django reports a session it could not update as SessionInterrupted (as if another request had
+    logged the user out), which would tell an editor nothing about an outage.
+    """
+    if isinstance(exception, SessionInterrupted) and is_database_unavailable(exception):
+        return _unavailable_outside_view(request, exception)
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 page, or the 503 when what failed was the database.
+
+    Django calls this inside its `except`, so the error is at hand (asgiref carries it into the
+    thread under ASGI too).
+    """
+    error = sys.exception()
+    if error is not None and is_database_unavailable(error):
+        return _unavailable_outside_view(request, error)
+    return defaults.server_error(request)
+
+
+def _unavailable_outside_view(request: HttpRequest, error: BaseException) -> HttpResponse:
+    logger.warning("Database unavailable, answering 503 to %s %s: %s", request.method, request.path, error)
+    return database_unavailable_response(request)
 
 
 class LocaleMiddleware(DjangoLocaleMiddleware):

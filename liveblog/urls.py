@@ -13,8 +13,8 @@ from posts.sitemaps import LiveBlogSitemap, PostSitemap
 
 SITEMAPS = {"blogs": LiveBlogSitemap, "posts": PostSitemap}
 
-handler400 = "liveblog.views.bad_request"
-handler500 = "liveblog.views.server_error"
+handler400 = "liveblog.middleware.bad_request"
+handler500 = "liveblog.middleware.server_error"
 
 
 @cache_control(max_age=86400, public=True)

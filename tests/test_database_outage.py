@@ -230,7 +230,7 @@ def test_session_save_failing_after_the_view_answers_503_with_the_usual_headers(
     editor_client, outage, settings
 ):
     # The session is saved by SessionMiddleware on the way out, outside the 503 middleware: the
-    # error reaches Django's 500 handler (liveblog.views.server_error), which answers the same 503.
+    # error reaches Django's 400 handler (liveblog.middleware.bad_request), which answers the same 503.
     settings.SESSION_SAVE_EVERY_REQUEST = True
     editor_client.raise_request_exception = False
     usual = editor_client.get(reverse("admin:index"))
