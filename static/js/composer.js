@@ -185,8 +185,6 @@ window.django?.jQuery?.(document).on("change", `#${FORM_ID} select`, changed);
 
 // ---- publishing from the keyboard ---------------------------------------------------------------
 
-let publishWhenSettled = false;
-
 // Capture phase: before ProseMirror, which would insert a line break for Mod+Enter.
 document.addEventListener(
   "keydown",
@@ -204,22 +202,26 @@ document.addEventListener(
   },
   true,
 );
-// The fresh form from the last publish is wired up by htmx only when it settles, 20 ms later or
-// more on a busy machine: a publish (button or keyboard) in that window would be posted by the
-// browser as a whole page. Hold it and send it once htmx is ready.
+// htmx wires swapped-in content up only when it settles: 20 ms later, more on a busy machine. A
+// form submitted in that window (the fresh composer form after a publish, a post's buttons in the
+// list just refreshed by the poll) would be posted by the browser as a whole page. Hold the submit
+// and send it through htmx once the content is ready.
+let heldSubmit = null;
 document.addEventListener(
   "submit",
   (event) => {
-    if (event.target.id !== FORM_ID || !event.target.classList.contains("htmx-settling")) return;
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.closest("#composer .htmx-settling")) return;
     event.preventDefault();
-    publishWhenSettled = true;
+    heldSubmit = { form, submitter: event.submitter };
   },
   true,
 );
-document.addEventListener("htmx:afterSettle", (event) => {
-  if (!publishWhenSettled || event.target.id !== FORM_ID) return;
-  publishWhenSettled = false;
-  event.target.requestSubmit();
+document.addEventListener("htmx:afterSettle", () => {
+  if (!heldSubmit || heldSubmit.form.closest(".htmx-settling")) return;
+  const { form, submitter } = heldSubmit;
+  heldSubmit = null;
+  if (form.isConnected) form.requestSubmit(submitter?.form === form ? submitter : undefined);
 });
 
 // ---- after htmx swaps -------------------------------------------------------------------------

@@ -98,13 +98,20 @@ def test_a_publish_while_the_fresh_form_settles_is_sent_once_it_is_ready(
     expect(page.locator("#composer-status")).to_contain_text("Zweite", timeout=10_000)
     # The button too: the browser would otherwise post the unwired form as a whole page.
     composer_url = page.url
+    page.evaluate("window.__marker = 1")  # gone if the page is replaced
     expect(page.locator("#composer-form.htmx-settling")).to_have_count(1)
     page.locator("#id_headline").fill("Dritte")
     page.locator(SUBMIT).click()
 
     expect(page.locator("#composer-status")).to_contain_text("Dritte", timeout=10_000)
     expect(page.locator("#composer-posts .desk__post")).to_have_count(3)
+    # A post's own buttons, in the list swapped in with it.
+    expect(page.locator("#composer-posts.htmx-settling")).to_have_count(1)
+    third = page.locator("#composer-posts .desk__post").filter(has_text="Dritte")
+    third.get_by_role("button", name="Wichtig").click()
+    expect(page.locator("#composer-posts .desk__post--important")).to_contain_text("Dritte", timeout=10_000)
     assert page.url == composer_url
+    assert page.evaluate("window.__marker") == 1, "a form was posted as a whole page"
     assert list(Post.objects.filter(live_blog=blog).order_by("pk").values_list("headline", flat=True)) == [
         "Erste",
         "Zweite",
