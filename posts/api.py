@@ -10,12 +10,7 @@ what changed and carries the post as it is now (null once deleted), so replaying
 
 from __future__ import annotations
 
-import base64
-import binascii
-import html
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -24,28 +19,21 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-from django.utils.html import strip_tags
 from django.views.decorators.http import conditional_page
 
-from images.processing import AVATAR_SIZES
-
+from .api_data import BadRequest, absolute, blog_data, decode_cursor, encode_cursor, post_data
 from .broadcast import POST_KINDS, events_for_rendering
-from .models import LiveBlog, Post, bylines
+from .models import LiveBlog, bylines
 from .views import CATCH_UP_LIMIT, SEQ_MAX
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 # Events per response, as on the catch-up endpoint; `next` continues from the last one.
 EVENTS_LIMIT = CATCH_UP_LIMIT
-MAX_CURSOR_LENGTH = 200  # a real cursor is ~60 characters; refuse anything far longer unread
 
 ALLOWED_METHODS = ("GET", "HEAD", "OPTIONS")
 LIVE_CACHE = "public, max-age=5"
 ARCHIVED_CACHE = "public, max-age=3600"
-
-
-class BadRequest(Exception):
-    """A query parameter the API cannot use; the message goes to the client as `error`."""
 
 
 def _cors(response: HttpResponse) -> HttpResponse:
@@ -106,131 +94,7 @@ def _public_blog(slug: str) -> LiveBlog | None:
     return LiveBlog.objects.public().select_related("successor").filter(slug=slug).first()
 
 
-def _absolute(request: HttpRequest, url: str) -> str | None:
-    # build_absolute_uri() leaves URLs that are absolute already (media on a CDN) as they are.
-    return request.build_absolute_uri(url) if url else None
-
-
-# -- serialization ------------------------------------------------------------------------------
-
-_BLOCK_END = re.compile(r"(?i)</(?:p|blockquote|ul|ol)\s*>")
-_LINE_END = re.compile(r"(?i)<br\s*/?>|</li\s*>")
-
-
-def body_text(body_html: str) -> str:
-    """Plain text of a sanitized body: paragraphs apart by a blank line, list items by a newline."""
-    text = _LINE_END.sub("\n", _BLOCK_END.sub("\n\n", body_html))
-    text = html.unescape(strip_tags(text))
-    lines = [line.strip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _author(request: HttpRequest, author) -> dict:
-    avatar = {str(size): _absolute(request, author.avatar_url(size)) for size in AVATAR_SIZES}
-    return {
-        "name": author.name,
-        "slug": author.slug,
-        "role": author.role,
-        "url": _absolute(request, author.get_absolute_url()),
-        "avatar": avatar if author.avatar else None,
-    }
-
-
-def _image(request: HttpRequest, post: Post) -> dict | None:
-    if not post.image:
-        return None
-    srcset = []
-    for candidate in post.image_srcset.split(", "):
-        url, width = candidate.rsplit(" ", 1)
-        srcset.append(f"{_absolute(request, url)} {width}")
-    return {
-        "url": _absolute(request, post.image.url),
-        "width": post.image_width,
-        "height": post.image_height,
-        "srcset": ", ".join(srcset),
-        "alt": post.image_alt,
-        "caption": post.image_caption,
-        "credit": post.image_credit,
-    }
-
-
-def post_data(request: HttpRequest, post: Post, blog: LiveBlog) -> dict:
-    """One post as the API shows it. Prefetch its `bylines()` first."""
-    permalink = reverse("post-detail", kwargs={"slug": blog.slug, "pk": post.pk})
-    return {
-        "id": post.pk,
-        "url": _absolute(request, permalink),
-        "headline": post.headline,
-        "body_html": post.body,  # sanitized on every write (services.clean_html)
-        "body_text": body_text(post.body),
-        "is_important": post.is_important,
-        "is_pinned": post.is_pinned,
-        "published_at": post.published_at,
-        "edited_at": post.edited_at,
-        "authors": [_author(request, author) for author in post.ordered_authors],
-        "image": _image(request, post),
-        "source": post.source,
-    }
-
-
-def blog_data(request: HttpRequest, blog: LiveBlog) -> dict:
-    successor = blog.successor
-    if successor is not None and successor.is_draft:
-        successor = None  # not public yet: its slug would point readers at a 404
-    page = blog.get_absolute_url()
-    return {
-        "slug": blog.slug,
-        "kicker": blog.kicker,
-        "title": blog.title,
-        "teaser": blog.teaser,
-        "state": blog.state,
-        "language": blog.language,
-        "time_zone": blog.time_zone,
-        "topic_title": blog.topic_title,
-        "topic_url": blog.topic_url or None,
-        "successor": (
-            {"slug": successor.slug, "url": _absolute(request, successor.get_absolute_url())}
-            if successor
-            else None
-        ),
-        "credit_line": blog.credit_line,
-        "coverage_started_at": blog.coverage_started_at,
-        "coverage_ended_at": blog.coverage_ended_at,
-        "last_seq": blog.last_seq,
-        "url": _absolute(request, page),
-        "events_url": _absolute(request, reverse("api-liveblog-events", kwargs={"slug": blog.slug})),
-        "feeds": {
-            "all": _absolute(request, reverse("liveblog-feed", kwargs={"slug": blog.slug})),
-            "important": _absolute(request, reverse("liveblog-feed-important", kwargs={"slug": blog.slug})),
-        },
-    }
-
-
 # -- query parameters ---------------------------------------------------------------------------
-
-
-def encode_cursor(post: Post) -> str:
-    """Opaque to clients: where the next page starts, as (published_at, id) of the last post."""
-    raw = f"{post.published_at.isoformat()}|{post.pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(value: str) -> tuple[datetime, int]:
-    error = BadRequest("cursor is not valid: pass the `next` URL of a previous response unchanged.")
-    if not value or len(value) > MAX_CURSOR_LENGTH:
-        raise error
-    try:
-        raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
-        published, pk = raw.decode().split("|")
-        published_at = datetime.fromisoformat(published)
-        post_id = int(pk)
-        if published_at.tzinfo is None or not 0 < post_id <= 2**63 - 1:
-            raise ValueError
-        # Normalized here: an offset at the edge of the calendar overflows on conversion.
-        published_at = published_at.astimezone(UTC)
-    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
-        raise error from None
-    return published_at, post_id
 
 
 def _int_param(request: HttpRequest, name: str, default: int, low: int, high: int, message: str) -> int:
@@ -289,7 +153,7 @@ def liveblog(request: HttpRequest, slug: str) -> HttpResponse:
     next_url = None
     if more:
         query = urlencode({"cursor": encode_cursor(posts[-1]), "limit": limit})
-        next_url = _absolute(request, f"{reverse('api-liveblog', kwargs={'slug': blog.slug})}?{query}")
+        next_url = absolute(request, f"{reverse('api-liveblog', kwargs={'slug': blog.slug})}?{query}")
     data = {
         "blog": blog_data(request, blog),
         "pinned": post_data(request, pinned, blog) if pinned else None,
@@ -329,7 +193,7 @@ def liveblog_events(request: HttpRequest, slug: str) -> HttpResponse:
     next_url = None
     if more:
         path = reverse("api-liveblog-events", kwargs={"slug": blog.slug})
-        next_url = _absolute(request, f"{path}?{urlencode({'after': events[-1].seq})}")
+        next_url = absolute(request, f"{path}?{urlencode({'after': events[-1].seq})}")
     data = {
         "events": [
             {

@@ -13,7 +13,7 @@ from PIL import Image
 
 from authors.models import Author
 from images.processing import process_avatar, process_photo
-from posts import exchange, services
+from posts import exchange_checks, services
 from posts.models import Event, LiveBlog, Post, PostAuthor
 from tests.factories import AuthorFactory, LiveBlogFactory, PostFactory
 
@@ -247,7 +247,7 @@ def test_json_holds_deleted_posts_authors_and_events_without_ids(tmp_path):
     newsroom_blog()
     data = json.loads((export("landtagswahl", tmp_path / "out") / "liveblog.json").read_text())
 
-    assert data["format_version"] == exchange.FORMAT_VERSION
+    assert data["format_version"] == exchange_checks.FORMAT_VERSION
     assert data["blog"]["state"] == "archived"
     assert data["blog"]["coverage_ended_at"]
     assert [post["key"] for post in data["posts"]] == [1, 2, 3]
