@@ -65,6 +65,9 @@ class LiveBlogAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(post_total=Count("posts"), last_post=Max("posts__published_at"))
+            # Meta.ordering does not apply to a GROUP BY query: the successor picker's pages
+            # (autocomplete) would come unordered.
+            .order_by("-created_at", "-pk")
         )
 
     @admin.display(description=_("state"), ordering="state")

@@ -1,8 +1,10 @@
 """The editors' desk: admin flows through the test client, as an editor would use them."""
 
 import io
+import warnings
 
 import pytest
+from django.core.paginator import UnorderedObjectListWarning
 from django.urls import reverse
 from PIL import Image
 
@@ -386,3 +388,13 @@ def test_reopening_needs_its_own_permission(editor_client, editor):
     editor_client.post(changelist, data)
     blog.refresh_from_db()
     assert blog.is_live and blog.events.get().kind == "blog.reopened"
+
+
+def test_successor_picker_lists_blogs_newest_first_in_stable_pages(editor_client):
+    blogs = [LiveBlogFactory(title=f"Wahl {n}") for n in range(3)]
+    query = {"app_label": "posts", "model_name": "liveblog", "field_name": "successor", "term": "Wahl"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnorderedObjectListWarning)
+        response = editor_client.get("/admin/autocomplete/", query)
+    assert response.status_code == 200
+    assert [int(r["id"]) for r in response.json()["results"]] == [b.pk for b in reversed(blogs)]
