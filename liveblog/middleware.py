@@ -96,15 +96,12 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_database_unavailable(exception):
             return None
-        logger.warning(
-            "Database unavailable, answering 503 to %s %s: %s", request.method, request.path, exception
-        )
         storage = getattr(request, "_messages", None)
         if storage is not None:
             # Nothing the failed request queued may reach the editor: its transaction did not commit.
             # (BaseStorage has no public way to drop queued messages without consuming older ones.)
             storage._queued_messages = []
-        return database_unavailable_response(request)
+        return _unavailable(request, exception)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -114,7 +111,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     logged the user out), which would tell an editor nothing about an outage.
     """
     if isinstance(exception, SessionInterrupted) and is_database_unavailable(exception):
-        return _unavailable_outside_view(request, exception)
+        return _unavailable(request, exception)
     return defaults.bad_request(request, exception)
 
 
@@ -126,11 +123,11 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """
     error = sys.exception()
     if error is not None and is_database_unavailable(error):
-        return _unavailable_outside_view(request, error)
+        return _unavailable(request, error)
     return defaults.server_error(request)
 
 
-def _unavailable_outside_view(request: HttpRequest, error: BaseException) -> HttpResponse:
+def _unavailable(request: HttpRequest, error: BaseException) -> HttpResponse:
     logger.warning("Database unavailable, answering 503 to %s %s: %s", request.method, request.path, error)
     return database_unavailable_response(request)
 

@@ -14,26 +14,23 @@ from posts import services
 from posts.models import LiveBlog, Post
 from posts.views import PAGE_SIZE
 from tests.browser.conftest import in_worker
-from tests.browser.test_composer import csp_console_errors, failed_requests, record_csp_violations
+from tests.browser.test_admin_csp import assert_clean
+from tests.browser.test_composer import record_csp_violations
 from tests.browser.test_live_reader import open_reader, publish
 from tests.factories import AuthorFactory, LiveBlogFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def assert_clean(violations: list[str], browser_log) -> None:
-    assert violations == []
-    assert csp_console_errors(browser_log) == []
-    assert browser_log["page_errors"] == []
-    assert failed_requests(browser_log) == []
+def assert_no_inline_scripts_allowed(policy: str) -> None:
+    script_src = policy.split("script-src")[1].split(";")[0]
+    assert "'unsafe-inline'" not in script_src
 
 
-def enforced_policy(page: Page, url: str) -> str:
+def enforced_policy(page: Page, url: str) -> None:
     response = page.goto(url)
     assert response is not None and response.ok, url
-    policy = response.headers.get("content-security-policy", "")
-    assert "script-src" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
-    return policy
+    assert_no_inline_scripts_allowed(response.headers.get("content-security-policy", ""))
 
 
 @pytest.mark.redis
@@ -43,8 +40,8 @@ def test_live_page_receives_posts_and_switches_low_data_mode_without_csp_violati
     violations = record_csp_violations(page)
     blog = LiveBlogFactory(title="Wahlabend")
     publish(blog, "Vorher")
-    policy = page.request.get(daphne_server.url + blog.get_absolute_url()).headers["content-security-policy"]
-    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    response = page.request.get(daphne_server.url + blog.get_absolute_url())
+    assert_no_inline_scripts_allowed(response.headers["content-security-policy"])
     open_reader(page, daphne_server, blog)
 
     live = publish(blog, "Live angekommen", is_important=True)
