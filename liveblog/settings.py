@@ -59,6 +59,10 @@ INSTALLED_APPS = [
     "accounts",
     "authors",
     "posts",
+    "live",
+    "archive",
+    "api",
+    "demo",
 ]
 
 MIDDLEWARE = [
