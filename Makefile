@@ -17,7 +17,7 @@ PYTHON ?= $(shell \
 export DJANGO_DEBUG ?= 1
 export DJANGO_SECRET_KEY ?= dev-only-insecure-key-for-make-run-and-tests
 
-.PHONY: run test install install-checkers demo lint messages clean
+.PHONY: run test install install-checkers demo lint format typecheck messages clean
 
 $(STAMP):
 	@if [ -z "$(PYTHON)" ]; then echo "Python 3.12 or newer is needed (3.13 recommended); none found." >&2; exit 1; fi
@@ -56,8 +56,28 @@ test: install install-checkers
 	@$(BIN)/python manage.py collectstatic --noinput -v 0
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Files the checks look at: tracked and new (not ignored) ones.
+PY_FILES = git ls-files -z --cached --others --exclude-standard -- '*.py'
+TEMPLATES = git ls-files -z --cached --others --exclude-standard -- 'templates/*.html'
+
+# Checks only, changes nothing (CI runs this); runs every check and fails if any failed.
 lint: install
-	@$(BIN)/ruff check .
+	@status=0; \
+	echo "== ruff check"; $(BIN)/ruff check . || status=1; \
+	echo "== ruff format --check"; $(BIN)/ruff format --check . || status=1; \
+	echo "== django-upgrade --check"; \
+	  $(PY_FILES) | xargs -0 $(BIN)/django-upgrade --target-version 6.0 --check || status=1; \
+	echo "== djade --check (templates)"; \
+	  $(TEMPLATES) | xargs -0 $(BIN)/djade --target-version 6.0 --check || status=1; \
+	echo "== mypy"; $(BIN)/mypy || status=1; \
+	exit $$status
+
+# Fixes what the tools can fix: the hooks of .pre-commit-config.yaml over the whole tree.
+format: install
+	@$(BIN)/pre-commit run --all-files
+
+typecheck: install
+	@$(BIN)/mypy
 
 messages: install
 	@$(BIN)/python manage.py makemessages -l de -l en --ignore=.venv --ignore=node_modules --ignore=staticfiles --ignore=media
