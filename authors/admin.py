@@ -33,7 +33,8 @@ class AuthorAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("current avatar"))
     def avatar_preview(self, obj: Author) -> str:
-        if not obj or not obj.avatar:
+        # The admin passes the form's instance, also on the add page (an unsaved Author).
+        if not obj.avatar:
             return "–"
         return format_html('<img src="{}" width="128" height="128" alt="">', obj.avatar_128)
 

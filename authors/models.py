@@ -36,9 +36,10 @@ class Author(models.Model):
         return reverse("author-detail", kwargs={"slug": self.slug})
 
     def avatar_url(self, size: int = 128) -> str:
-        if not self.avatar:
+        name = self.avatar.name
+        if not name:
             return ""
-        return self.avatar.storage.url(rendition_of(self.avatar.name, size))
+        return self.avatar.storage.url(rendition_of(name, size))
 
     @property
     def avatar_64(self) -> str:

@@ -92,7 +92,8 @@ def _open(upload) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(upload)
+            # Image, not ImageFile: exif_transpose() and convert() below give plain Images.
+            image: Image.Image = Image.open(upload)
             fmt = image.format
             width, height = image.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

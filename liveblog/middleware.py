@@ -24,6 +24,7 @@ import sys
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.template.loader import render_to_string
 from django.utils.deprecation import MiddlewareMixin
@@ -44,14 +45,15 @@ def is_database_unavailable(error: BaseException) -> bool:
     IntegrityError, ProgrammingError, DataError etc. are bugs or bad input, not an outage: they stay
     500s (or whatever the view makes of them).
     """
+    current: BaseException | None = error
     for _depth in range(5):
-        if isinstance(error, (OperationalError, InterfaceError)) or type(error) is DatabaseError:
+        if current is None:
+            return False
+        if isinstance(current, (OperationalError, InterfaceError)) or type(current) is DatabaseError:
             return True
         # `raise … from` sets the cause; a raise inside `except` (Django's session UpdateError and
         # SessionInterrupted) only the context.
-        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
-        if error is None:
-            return False
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return False
 
 
@@ -70,6 +72,7 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def database_unavailable_response(request: HttpRequest) -> HttpResponse:
     """The 503 for a request that hit an unreachable database; touches no database itself."""
+    response: HttpResponse
     if _wants_json(request):
         response = JsonResponse({"error": JSON_ERROR}, status=503)
         if _url_name(request).startswith("api-"):
@@ -141,7 +144,7 @@ class LocaleMiddleware(DjangoLocaleMiddleware):
     bytes. The admin and other pages keep Django's negotiation.
     """
 
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         if response.has_header("Content-Language"):
             return response
         return super().process_response(request, response)
