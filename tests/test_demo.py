@@ -1,7 +1,9 @@
 """`manage.py load_demo`: the demo content `make run` shows, loaded through the services, idempotently."""
 
 import io
+import json
 import re
+import shutil
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -9,12 +11,13 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
 from authors.models import Author
+from demo import loader, schema
 from images.processing import AVATAR_SIZES, rendition_of
-from posts import demo
 from posts.models import Event, LiveBlog, Post, PostAuthor
 
 pytestmark = pytest.mark.django_db
@@ -123,7 +126,7 @@ def test_three_authors_with_avatar_files(loaded):
 
 
 def test_editor_can_log_in_is_in_editors_and_is_an_author(loaded, client):
-    user = User.objects.get(username=demo.EDITOR_USERNAME)
+    user = User.objects.get(username=loader.EDITOR_USERNAME)
     assert user.is_staff
     assert not user.is_superuser
     assert user.groups.filter(name="Editors").exists()
@@ -193,6 +196,57 @@ def test_reader_pages_show_the_demo(loaded, client):
     ],
 )
 def test_election_evening_is_the_latest_one_already_over(local_now, expected_day):
-    tz = ZoneInfo(demo.TIME_ZONE)
-    anchor = demo.election_anchor(local_now.replace(tzinfo=tz), tz, demo.ELECTION)
+    tz = ZoneInfo(loader.TIME_ZONE)
+    blogs = schema.read_content().blogs
+    election = next(blog for blog in blogs if blog.slug == "wahlabend-demo")
+    anchor = loader.blog_anchor(election, loader.demo_day(local_now.replace(tzinfo=tz), tz, blogs), tz)
     assert (anchor.day, anchor.hour, anchor.minute) == (expected_day, 18, 0)
+
+
+def _set(path: str, value):
+    """A change to one entry of a content file, as an editor's slip would make it."""
+
+    def change(data):
+        *parents, last = path.split(".")
+        for key in parents:
+            data = data[int(key)] if key.isdigit() else data[key]
+        data[int(last) if last.isdigit() else last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "expected"),
+    [
+        ("blogs/wahlabend.json", _set("posts.2.minutes", "zero"), ['post 3 ("Erste Prognose', '"minutes"']),
+        ("blogs/sturmtief.json", _set("posts.1.authors", ["otto-normal"]), ["post 2", "otto-normal"]),
+        ("blogs/sturmtief.json", _set("posts.0.is_importnat", True), ["post 1", "is_importnat"]),
+        ("authors.json", _set("authors.1.color", "red"), ['author 2 ("daniel-okafor")', '"color"']),
+        ("blogs/wahlabend.json", lambda data: data.pop("title"), ["top level", '"title" is missing']),
+        ("blogs/sturmtief.json", None, ["line 1 column 2: not valid JSON"]),
+    ],
+)
+def test_malformed_content_is_refused_naming_file_and_entry_and_nothing_is_written(
+    file, change, expected, tmp_path, monkeypatch, media_root
+):
+    content = tmp_path / "content"
+    shutil.copytree(schema.CONTENT_DIR, content)
+    monkeypatch.setattr(schema, "CONTENT_DIR", content)
+    target = content / file
+    if change is None:
+        target.write_text("{not json", encoding="utf-8")
+    else:
+        data = json.loads(target.read_text(encoding="utf-8"))
+        change(data)
+        target.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    before = counts()
+    with pytest.raises(CommandError) as refused:
+        load_demo()
+    message = str(refused.value)
+    assert file in message, message
+    for part in expected:
+        assert part in message, message
+    # Checked before the first write: not even the blog in the good file is created.
+    assert counts() == before
+    assert not LiveBlog.objects.exists()
+    assert media_files(media_root) == set()

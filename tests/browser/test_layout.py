@@ -9,9 +9,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from demo.pictures import chart_png
 from images.processing import process_photo
 from posts import services
-from posts.demo import chart_png
 from posts.models import LiveBlog, Post
 from tests.browser.conftest import in_worker
 from tests.factories import AuthorFactory, LiveBlogFactory
