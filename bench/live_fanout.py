@@ -1,215 +1,73 @@
 """Live fan-out benchmark: latency from publish to every reader's socket, and memory per socket.
 
-For each combination of server (daphne, uvicorn), fan-out (hub, group: see posts/consumers.py) and
-reader count, this script starts ONE server process on 127.0.0.1, opens N reader WebSockets to one
-live blog, publishes M posts through `posts.services.publish_post` in this process (the broadcast
-goes through Redis to the server, exactly as from the admin), and records, per post and reader, the
-time from just before publish_post() to the frame's arrival (both clocks: this process's
-perf_counter); one warm-up post per run is not measured. Memory: the server's VmRSS after
-connecting minus before, divided by N.
+For each combination of server (daphne, uvicorn), fan-out (hub, group) and reader count, this
+script starts ONE server process on 127.0.0.1, opens N reader WebSockets to one live blog, publishes
+M posts through `posts.services.publish_post` in this process (the broadcast goes through Redis to
+the server, exactly as from the admin), and records, per post and reader, the time from just
+before publish_post() to the frame's arrival (both clocks: this process's perf_counter); one
+warm-up post per run is not measured. Memory: the server's VmRSS after connecting minus before,
+divided by N. Exits 1 unless every run delivered every post to every reader.
 
-    .venv/bin/python bench/live_fanout.py --readers 100,1000 --servers daphne,uvicorn --fanout hub,group
+Fan-out: "hub" serves the production application (`liveblog.asgi:application`: one channel-layer
+membership per process and blog, live/hub.py); "group" serves `bench.group_fanout:application`,
+a benchmark-only consumer with a channel and group membership per socket (plain `group_send`).
+
+    .venv/bin/python -m bench.live_fanout --readers 100,1000 --servers daphne,uvicorn --fanout hub,group
+    .venv/bin/python -m bench.live_fanout --smoke    # 3 readers, 2 posts (what CI runs)
 
 Needs PostgreSQL (default database `liveblog_bench`, created and migrated) or a SQLite file
-(`--database-url sqlite:////tmp/bench.sqlite3`), and Redis. uvicorn serves WebSockets only with
-`websockets` or `wsproto` importable in the server process (neither is a project dependency):
-e.g. `pip install --target /tmp/bench-site websockets` and run with `PYTHONPATH=/tmp/bench-site`.
-Everything stays on 127.0.0.1; every wait is bounded; the script stops by itself.
+(`--database-url sqlite:////tmp/bench.sqlite3`), and Redis (keys under a fresh prefix, deleted at
+the end). uvicorn serves WebSockets only with `websockets` or `wsproto` importable in the server
+process (`websockets` is a dev dependency). Everything stays on 127.0.0.1; every wait is bounded;
+the script stops by itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import hashlib
-import os
 import re
-import resource
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
-WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+from bench.common import (
+    GROUP_APPLICATION,
+    HUB_APPLICATION,
+    RawSocket,
+    check_local,
+    csv_choices,
+    csv_ints,
+    daphne_server,
+    ensure_postgres_database,
+    free_port,
+    make_blog,
+    markdown_table,
+    pct,
+    raise_fd_limit,
+    rss_kib,
+    server_env,
+    setup_django,
+    smoke_defaults,
+    stop_all,
+    uvicorn_server,
+)
+
 POST_ID = re.compile(rb'"post_id":(\d+)')
+FRAME_TYPE = re.compile(rb'\{"type": ?"(\w+)"')  # compact or not: the type comes first
 
 
-# A minimal RFC 6455 client on asyncio streams (no third-party WebSocket library needed) ------------
+def frame_type(message: bytes) -> bytes:
+    match = FRAME_TYPE.match(message)
+    return match.group(1) if match else b""
 
 
-class Reader:
-    def __init__(self, stream: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.stream = stream
-        self.writer = writer
-
-    @classmethod
-    async def open(cls, port: int, path: str) -> Reader:
-        stream, writer = await asyncio.open_connection(HOST, port)
-        key = base64.b64encode(os.urandom(16))
-        writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key.decode()}\r\n"
-            f"Sec-WebSocket-Version: 13\r\nOrigin: http://{HOST}:{port}\r\n\r\n".encode()
-        )
-        head = (await stream.readuntil(b"\r\n\r\n")).decode("latin-1")
-        if not head.startswith("HTTP/1.1 101"):
-            writer.close()
-            raise ConnectionError(head.split("\r\n", 1)[0])
-        accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest()).decode()  # noqa: S324
-        if f"sec-websocket-accept: {accept.lower()}" not in head.lower():
-            writer.close()
-            raise ConnectionError("bad Sec-WebSocket-Accept")
-        return cls(stream, writer)
-
-    def _send(self, opcode: int, payload: bytes = b"") -> None:
-        # Control frames only (< 126 bytes); the mask is all zeros, which XORs to the payload itself.
-        self.writer.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + b"\0\0\0\0" + payload)
-
-    async def next_message(self) -> bytes:
-        """The next data message; answers pings; ConnectionError when the server closes."""
-        message = b""
-        while True:
-            first, second = await self.stream.readexactly(2)
-            length = second & 0x7F
-            if length == 126:
-                length = int.from_bytes(await self.stream.readexactly(2))
-            elif length == 127:
-                length = int.from_bytes(await self.stream.readexactly(8))
-            payload = await self.stream.readexactly(length)
-            opcode = first & 0x0F
-            if opcode == 0x8:
-                raise ConnectionError("closed by the server")
-            if opcode == 0x9:
-                self._send(0xA, payload)
-                continue
-            if opcode == 0xA:
-                continue
-            message += payload
-            if first & 0x80:
-                return message
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._send(0x8, (1000).to_bytes(2))
-            self.writer.close()
-            await asyncio.wait_for(self.writer.wait_closed(), 2)
-
-
-# Setup ---------------------------------------------------------------------------------------------
-
-
-def raise_fd_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard = 1 << 20
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def ensure_postgres_database(url: str) -> None:
-    import psycopg
-
-    parts = urllib.parse.urlsplit(url)
-    name = urllib.parse.unquote(parts.path.lstrip("/"))
-    admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}", flush=True)
-
-
-def setup_django(database_url: str, redis_url: str, prefix: str) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "liveblog.settings",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "CHANNEL_LAYER_PREFIX": prefix,
-            "DJANGO_DEBUG": "1",
-            "DJANGO_SECRET_KEY": "bench",
-            "DJANGO_LOG_LEVEL": "WARNING",
-        }
-    )
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
-class Server:
-    def __init__(self, kind: str, fanout: str, env: dict[str, str], log: Path) -> None:
-        self.kind = kind
-        self.port = free_port()
-        target = "liveblog.asgi:application"
-        if kind == "daphne":
-            argv = [str(BIN / "daphne"), "-v", "0", "-b", HOST, "-p", str(self.port), target]
-        elif kind == "uvicorn":
-            argv = [str(BIN / "uvicorn"), "--host", HOST, "--port", str(self.port)]
-            argv += ["--log-level", "warning", "--no-access-log", "--ws", "auto", target]
-        else:
-            raise ValueError(kind)
-        self.log_path = log
-        self._log = log.open("wb")
-        self.process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env={**env, "LIVEBLOG_FANOUT": fanout},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                with socket.create_connection((HOST, self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"{self.kind} did not start:\n{self.log_path.read_text(errors='replace')[-2000:]}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
-        self._log.close()
-
-
-# One run ---------------------------------------------------------------------------------------------
+# --smoke: one tiny run per server and fan-out asked for (explicit options still win).
+SMOKE = dict(readers=[3], posts=2, interval=0.05, post_timeout=10.0, run_timeout=90.0, concurrency=3)
 
 
 @dataclass
@@ -227,10 +85,8 @@ class Result:
     note: str = ""
 
     def row(self) -> list[str]:
-        def pct(q: int) -> str:
-            if len(self.latencies_ms) < 2:
-                return "-"
-            return f"{statistics.quantiles(self.latencies_ms, n=100, method='inclusive')[q - 1]:.1f}"
+        def percentile(q: int) -> str:
+            return "-" if len(self.latencies_ms) < 2 else f"{pct(self.latencies_ms, q):.1f}"
 
         rss = "-" if self.rss_per_conn_kib is None else f"{self.rss_per_conn_kib:.1f}"
         return [
@@ -241,30 +97,17 @@ class Result:
             f"{self.connect_seconds:.1f}",
             f"{self.delivered}/{self.expected}",
             str(self.dropped),
-            pct(50),
-            pct(95),
-            pct(99),
+            percentile(50),
+            percentile(95),
+            percentile(99),
             f"{max(self.latencies_ms):.1f}" if self.latencies_ms else "-",
             rss,
             self.note,
         ]
 
 
-HEADER = [
-    "server",
-    "fanout",
-    "readers",
-    "connected",
-    "connect s",
-    "delivered/expected",
-    "dropped",
-    "p50 ms",
-    "p95 ms",
-    "p99 ms",
-    "max ms",
-    "RSS/conn KiB",
-    "note",
-]
+HEADER = ["server", "fanout", "readers", "connected", "connect s", "delivered/expected", "dropped"]
+HEADER += ["p50 ms", "p95 ms", "p99 ms", "max ms", "RSS/conn KiB", "note"]
 
 
 def publish(blog_id: int, index: int) -> tuple[float, int]:
@@ -282,26 +125,19 @@ def publish(blog_id: int, index: int) -> tuple[float, int]:
     return t0, post.pk
 
 
-def make_blog(tag: str) -> tuple[int, str]:
-    from posts.models import LiveBlog
-
-    blog = LiveBlog.objects.create(
-        slug=f"bench-{tag}", kicker="Benchmark", title=f"Benchmark {tag}", state=LiveBlog.State.LIVE
-    )
-    return blog.pk, blog.slug
-
-
 async def run_one(args, env: dict[str, str], server_kind: str, fanout: str, n: int, logdir: Path) -> Result:
     result = Result(server_kind, fanout, n, expected=n * args.posts)
-    blog_id, slug = await asyncio.to_thread(make_blog, f"{server_kind}-{fanout}-{n}-{uuid.uuid4().hex[:6]}")
+    blog_id, slug = await asyncio.to_thread(make_blog, "bench", f"{server_kind}-{fanout}-{n}")
     path = f"/ws/live/{slug}/"
-    server = Server(server_kind, fanout, env, logdir / f"{server_kind}-{fanout}-{n}.log")
-    readers: list[Reader] = []
+    application = GROUP_APPLICATION if fanout == "group" else HUB_APPLICATION
+    start = daphne_server if server_kind == "daphne" else uvicorn_server
+    server = start(free_port(), env, logdir, f"{fanout}-{n}", application)
+    readers: list[RawSocket] = []
     tasks: list[asyncio.Task] = []
     try:
-        await asyncio.to_thread(server.wait_ready)
+        await asyncio.to_thread(server.start, 30.0)
         # Warm-up: first connection loads code and opens the layer's pools; not part of per-socket RSS.
-        warm = await asyncio.wait_for(Reader.open(server.port, path), args.connect_timeout)
+        warm = await asyncio.wait_for(RawSocket.open(server.port, path), args.connect_timeout)
         await asyncio.wait_for(warm.next_message(), args.connect_timeout)
         await warm.close()
         await asyncio.sleep(1.0)
@@ -320,13 +156,13 @@ async def run_one(args, env: dict[str, str], server_kind: str, fanout: str, n: i
             receipts.setdefault(post_id, []).append(when)
             check(post_id)
 
-        async def listen(reader: Reader) -> None:
+        async def listen(reader: RawSocket) -> None:
             nonlocal alive
             with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, OSError):
                 while True:
                     message = await reader.next_message()
                     when = time.perf_counter()
-                    if message.startswith(b'{"type":"event"'):
+                    if frame_type(message) == b"event":
                         match = POST_ID.search(message, 0, 200)
                         if match:
                             arrived(int(match.group(1)), when)
@@ -342,11 +178,11 @@ async def run_one(args, env: dict[str, str], server_kind: str, fanout: str, n: i
         async def connect_one() -> None:
             async with gate:
                 try:
-                    reader = await asyncio.wait_for(Reader.open(server.port, path), args.connect_timeout)
+                    reader = await asyncio.wait_for(RawSocket.open(server.port, path), args.connect_timeout)
                     hello = await asyncio.wait_for(reader.next_message(), args.connect_timeout)
-                    if hello.startswith(b'{"type": "ping"'):  # the hub's heartbeat may come first
+                    if frame_type(hello) == b"ping":  # the hub's heartbeat may come first
                         hello = await asyncio.wait_for(reader.next_message(), args.connect_timeout)
-                    if not hello.startswith(b'{"type": "hello"'):
+                    if frame_type(hello) != b"hello":
                         raise ConnectionError(hello[:80])
                 except (OSError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as error:
                     failures.append(repr(error))
@@ -387,39 +223,18 @@ async def run_one(args, env: dict[str, str], server_kind: str, fanout: str, n: i
         await asyncio.gather(*tasks, return_exceptions=True)
         gate = asyncio.Semaphore(args.concurrency)
 
-        async def close(reader: Reader) -> None:
+        async def close(reader: RawSocket) -> None:
             async with gate:
                 await reader.close()
 
         await asyncio.gather(*(close(reader) for reader in readers), return_exceptions=True)
-        await asyncio.to_thread(server.stop)
+        await asyncio.to_thread(server.stop, 15.0)
     return result
 
 
-def print_table(results: list[Result]) -> None:
-    rows = [HEADER, *(r.row() for r in results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
-    lines = [
-        "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |"
-        for row in rows
-    ]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    print("\n".join(lines), flush=True)
-
-
 async def main_async(args) -> list[Result]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "liveblog.settings",
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "CHANNEL_LAYER_PREFIX": args.prefix,
-        # Production-like servers: DEBUG off (no query log growing with every query).
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "bench-" + uuid.uuid4().hex,
-        "DJANGO_ALLOWED_HOSTS": HOST,
-        "DJANGO_LOG_LEVEL": "WARNING",
-    }
+    # Production-like servers: DEBUG off (no query log growing with every query).
+    env = server_env(args.database_url, args.redis_url, args.prefix)
     results = []
     with tempfile.TemporaryDirectory(prefix="live-fanout-") as tmp:
         logdir = Path(args.logdir) if args.logdir else Path(tmp)
@@ -438,11 +253,12 @@ async def main_async(args) -> list[Result]:
                     except RuntimeError as error:
                         result = Result(server_kind, fanout, n, expected=n * args.posts, note=str(error)[:80])
                     results.append(result)
-                    print_table([result])
+                    print(markdown_table(HEADER, [result.row()]), flush=True)
     return results
 
 
 def cleanup_redis(redis_url: str, prefix: str) -> None:
+    """Delete this run's channel-layer keys (SCAN by its prefix; nothing else is touched)."""
     import redis
 
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
@@ -452,23 +268,9 @@ def cleanup_redis(redis_url: str, prefix: str) -> None:
     client.close()
 
 
-def csv_ints(text: str) -> list[int]:
-    return [int(item) for item in text.split(",") if item.strip()]
-
-
-def csv_choices(choices: set[str]):
-    def parse(text: str) -> list[str]:
-        items = [item.strip() for item in text.split(",") if item.strip()]
-        unknown = set(items) - choices
-        if unknown:
-            raise argparse.ArgumentTypeError(f"unknown: {', '.join(sorted(unknown))}")
-        return items
-
-    return parse
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.live_fanout", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="3 readers, 2 posts (CI's smoke run)")
     parser.add_argument("--readers", type=csv_ints, default=[100, 1000], help="e.g. 100,1000,5000")
     parser.add_argument("--posts", type=int, default=20, help="posts published per run (default 20)")
     parser.add_argument("--servers", type=csv_choices({"daphne", "uvicorn"}), default=["daphne", "uvicorn"])
@@ -485,11 +287,10 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.2, help="pause between posts, seconds")
     parser.add_argument("--run-timeout", type=float, default=600.0, help="per combination, seconds")
     parser.add_argument("--logdir", help="keep the servers' logs here")
-    args = parser.parse_args()
+    args = smoke_defaults(parser, SMOKE)
     for url in (args.redis_url, args.database_url):
-        host = urllib.parse.urlsplit(url).hostname
-        if url.startswith(("redis", "postgres")) and host not in (HOST, "localhost"):
-            parser.error(f"stays on 127.0.0.1: {url}")
+        if error := check_local(url):
+            parser.error(error)
     args.prefix = f"liveblog-bench-{uuid.uuid4().hex[:10]}"
 
     limit = raise_fd_limit()
@@ -497,7 +298,8 @@ def main() -> None:
         parser.error(f"{max(args.readers)} readers need more than the fd limit ({limit})")
     if args.database_url.startswith("postgres"):
         ensure_postgres_database(args.database_url)
-    setup_django(args.database_url, args.redis_url, args.prefix)
+    # This process publishes; the servers get the same settings with DEBUG off (main_async).
+    setup_django(server_env(args.database_url, args.redis_url, args.prefix, DJANGO_DEBUG="1"))
     print(
         f"fd limit {limit}; {args.posts} posts per run; database {args.database_url}; prefix {args.prefix}",
         flush=True,
@@ -506,8 +308,10 @@ def main() -> None:
         results = asyncio.run(main_async(args))
     finally:
         cleanup_redis(args.redis_url, args.prefix)
+        stop_all()
     print("\nAll runs:", flush=True)
-    print_table(results)
+    print(markdown_table(HEADER, [r.row() for r in results]), flush=True)
+    sys.exit(0 if results and all(r.delivered == r.expected and not r.note for r in results) else 1)
 
 
 if __name__ == "__main__":

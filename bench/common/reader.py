@@ -1,4 +1,6 @@
-"""An asyncio reader that follows static/js/live.js's algorithm, for benchmarks and fault drills.
+"""An asyncio reader that follows the live client's algorithm (static/js/live/), for fault drills.
+
+The socket and the page here; catch-up, its retry and polling in bench/common/catchup.py.
 
 What it does, as live.js does it (since commit 7f7609b):
 
@@ -42,7 +44,7 @@ with every post on it and no "Load older posts" (as here: a page loaded empty at
 up everything), read at the top and not paused. live.js's placement rules for the other pages
 (a post older than "Load older posts" is left to that link, which drops a post already on the page;
 new posts are held back while the reader is away, and "Show new updates" skips what is on the page
-by then; a delete removes both) are modelled by bench/faults_editors.py's EditorsReader.
+by then; a delete removes both) are modelled by bench/faults/editors/page.py's EditorsReader.
 
 What it records: the set of post ids it shows (an event with html -> present, html "" -> absent),
 catch-up requests (ok/failed/retries, and what started each), connections, reconnect durations
@@ -64,7 +66,8 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-HOST = "127.0.0.1"
+from bench.common.catchup import CatchUp
+from bench.common.net import HOST
 
 
 @dataclass
@@ -89,7 +92,9 @@ class ReaderStats:
     reconnect_seconds: list[float] = field(default_factory=list)
 
 
-class LiveReader:
+class LiveReader(CatchUp):
+    """One reader's page and socket; `run()` until stopped (see the module's docstring)."""
+
     def __init__(
         self,
         port: int,
@@ -180,141 +185,6 @@ class LiveReader:
             self._apply(event)
         for seq in [s for s in self._buffered if s <= self.last_seq]:
             del self._buffered[seq]
-
-    # ---- catch-up over HTTP ------------------------------------------------------------------
-
-    async def _get(self, path: str) -> tuple[int, bytes]:
-        stream, writer = await asyncio.open_connection(HOST, self.port, local_addr=(self.local_host, 0))
-        try:
-            writer.write(
-                f"GET {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\nAccept: application/json\r\n"
-                "Connection: close\r\n\r\n".encode()
-            )
-            raw = await stream.read(-1)
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-        head, _, body = raw.partition(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        if b"transfer-encoding: chunked" in head.lower():
-            body = unchunk(body)
-        return status, body
-
-    def _spawn(self, coro) -> asyncio.Task:
-        task = asyncio.create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
-
-    def catch_up(self, trigger: str = "page") -> asyncio.Task:
-        if self._catching is None or self._catching.done():
-            self._catching = asyncio.create_task(self._catch_up(trigger))
-        return self._catching
-
-    def _missing_something(self) -> bool:
-        return bool(self._buffered) or self.pending_seq > self.last_seq
-
-    def catch_up_soon(self, trigger: str = "gap") -> None:
-        """live.js catchUpSoon: one timer at a time, 300 ms + random 0-2 s."""
-        if self._soon is not None and not self._soon.done():
-            return
-        self._soon_trigger = trigger
-        self._soon = self._spawn(self._soon_fire(self.soon_base + self.rng.random() * self.soon_jitter))
-
-    async def _soon_fire(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self._soon = None
-        if self.stopped:
-            return
-        if self._missing_something():
-            self.stats.soon_fired += 1
-            self.catch_up(self._soon_trigger)
-        else:
-            self.stats.soon_skipped += 1
-
-    async def _retry_later(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self._retry = None
-        if not self.stopped:
-            self.stats.catchup_retries += 1
-            self.catch_up("retry")
-
-    def _cancel_retry(self) -> None:
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
-
-    async def _catch_up(self, trigger: str) -> None:
-        try:
-            while not self.stopped:
-                status, body = await asyncio.wait_for(
-                    self._get(f"/live/{self.slug}/events/?after={self.last_seq}"), self.http_timeout
-                )
-                if status == 404:
-                    self.stats.catchup_requests += 1
-                    self.stop()
-                    return
-                if status != 200:
-                    if status >= 500:
-                        self.stats.catchup_5xx += 1
-                    raise ValueError(f"catch-up answered {status}")
-                data = json.loads(body)
-                self.stats.catchup_requests += 1
-                triggers = self.stats.catchup_triggers
-                triggers[trigger] = triggers.get(trigger, 0) + 1
-                for event in data["events"]:
-                    if event["seq"] > self.last_seq:
-                        self.last_seq = event["seq"]
-                        self._apply(event)
-                self._drain()
-                self._catchup_failures = 0
-                self._cancel_retry()  # this answer is what the retry was for
-                self._server_answered()
-                if self.stopped or not data["events"] or self.last_seq >= data["last_seq"]:
-                    break
-                trigger = "more"  # the answer stopped at CATCH_UP_LIMIT: the next page
-        except (OSError, TimeoutError, ValueError, IndexError, KeyError):
-            # As live.js: try again later, exponential backoff with full jitter; one timer at a time.
-            self.stats.catchup_failures += 1
-            self._catchup_failures += 1
-            delay = self.rng.random() * min(self.backoff_cap, self.backoff_base * 2**self._catchup_failures)
-            self._cancel_retry()
-            self._retry = self._spawn(self._retry_later(delay))
-            return
-        # Announced while this catch-up was under way and not in its answer (or a push still
-        # waiting behind a gap): ask once more, a moment later. Never for a reconnect's hello:
-        # the answer was read after it.
-        if not self.stopped and self._missing_something():
-            self.catch_up_soon("gap")
-
-    def _server_answered(self) -> None:
-        """live.js serverAnswered: a catch-up answered while no socket is in service."""
-        if self.stopped or self._throttled or (self._poll_task is None and self._reconnect_at is None):
-            return
-        self._poll_stop()
-        if self._reconnect_at is None:  # a socket is connecting already
-            return
-        soon = time.monotonic() + self.rng.random() * self.backoff_base
-        if soon < self._reconnect_at:
-            self._reconnect_at = soon
-            self.stats.early_reconnects += 1
-            self._wake.set()
-
-    def _poll_start(self) -> None:
-        if self._poll_task is None or self._poll_task.done():
-            self._poll_task = asyncio.create_task(self._poll())
-
-    def _poll_stop(self) -> None:
-        if self._poll_task is not None:
-            self._poll_task.cancel()
-            self._poll_task = None
-
-    async def _poll(self) -> None:
-        while not self.stopped:
-            # Jittered per tick: readers that lost their sockets together do not poll together.
-            await asyncio.sleep(self.poll_seconds * (0.5 + self.rng.random()))
-            self.catch_up("poll")
 
     # ---- the socket --------------------------------------------------------------------------
 
@@ -427,20 +297,6 @@ class LiveReader:
         finally:
             self._poll_stop()
 
-    async def _wait_to_reconnect(self, delay: float) -> None:
-        """live.js's reconnect timer: `delay` s, or less if a catch-up finds the server back."""
-        self._reconnect_at = time.monotonic() + delay
-        try:
-            while not self.stopped:
-                remaining = self._reconnect_at - time.monotonic()
-                if remaining <= 0:
-                    return
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), remaining)
-        finally:
-            self._reconnect_at = None
-
     def stop(self) -> None:
         self.stopped = True
         self._poll_stop()
@@ -448,9 +304,7 @@ class LiveReader:
         self._wake.set()
         socket = self._socket
         if socket is not None:
-            task = asyncio.create_task(socket.close(1000))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(socket.close(1000))
 
     async def shutdown(self) -> None:
         self.stop()
@@ -459,22 +313,3 @@ class LiveReader:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
-
-
-def unchunk(body: bytes) -> bytes:
-    """An HTTP/1.1 chunked body, joined."""
-    out = b""
-    while body:
-        size_line, _, rest = body.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            break
-        out += rest[:size]
-        body = rest[size + 2 :]
-    return out
-
-
-def source_address(index: int, per_address: int) -> str:
-    """127.0.0.2, 127.0.0.3, ...: `per_address` readers each (the server caps sockets per address)."""
-    n = index // per_address
-    return f"127.0.{n // 250}.{n % 250 + 2}"
