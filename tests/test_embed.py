@@ -19,7 +19,7 @@ def blog():
 def test_embed_page_shows_the_posts_and_reports_its_height(client, blog):
     html = client.get("/live/wahl/embed/").content.decode()
     assert "Erste Prognose" in html
-    assert "js/embed." in html and "js/live." in html
+    assert "js/embed." in html and "js/live/main." in html
     assert '<base target="_blank">' in html
 
 

@@ -1,6 +1,6 @@
 """The reader page never shows a post twice: live events against "Load older posts" and "Show new updates".
 
-static/js/live.js places pushed posts (`place()`) while htmx appends older pages and the reader's
+static/js/live/stream.js places pushed posts (`place()`) while htmx appends older pages and the reader's
 "Show new updates" button inserts held-back ones. Each of those paths once added a second
 `article#post-<id>` (found by `bench/faults.py --scenario editors`):
 
@@ -57,12 +57,12 @@ def edit(post: Post, headline: str) -> None:
 
 def scroll_away(page: Page) -> None:
     page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
-    # Far enough down that live.js holds new posts back (below the top of the list).
+    # Far enough down that the live client holds new posts back (below the top of the list).
     assert page.evaluate("window.scrollY > document.getElementById('posts').offsetTop + 40")
 
 
 def pause_and_resume(page: Page) -> None:
-    """Resuming shows what is held back, as "Show new updates" does (live.js showPending)."""
+    """Resuming shows what is held back, as "Show new updates" does (stream.js showPending)."""
     toggle = page.locator("#live-toggle")
     toggle.click()
     expect(toggle).to_have_attribute("aria-pressed", "true")

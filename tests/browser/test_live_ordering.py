@@ -1,4 +1,4 @@
-"""Where live.js puts what it places: the "Important updates" list, "Last update", older posts.
+"""Where stream.js puts what it places: the "Important updates" list, "Last update", older posts.
 
 - The list of important updates keeps the server's order (newest first, then id) when a post is
   flagged live, whatever its age: the server renders each item's data-published for that.

@@ -1,6 +1,6 @@
 """The reader page in a real browser, against Daphne: live posts, edits, pause, scroll, reconnect.
 
-The client half of tests/test_live_updates.py and tests/test_catch_up.py: static/js/live.js on the
+The client half of tests/test_live_updates.py and tests/test_catch_up.py: static/js/live/ on the
 page, a real WebSocket to posts/consumers.py, the catch-up endpoint after a restart. Daphne runs in
 a child process (`daphne_server` in conftest.py) on the test database. The first test publishes
 through the admin composer served by that same Daphne; the others publish through
@@ -26,10 +26,10 @@ EDITOR = "#composer-form .ProseMirror"
 # The client backs off with full jitter from 1 s and polls every 10 s after two failed connects:
 # after a restart it has caught up well within this.
 RECONNECT_TIMEOUT_MS = 15_000
-# The longest single backoff delay (BACKOFF_CAP in live.js) plus a margin.
+# The longest single backoff delay (BACKOFF_CAP in static/js/live/feed.js) plus a margin.
 BACKOFF_CAP_MS = 32_000
 
-# Counts the server's hello frames (one per opened socket) before live.js sees them; the WebSocket
+# Counts the server's hello frames (one per opened socket) before the client sees them; the WebSocket
 # stays the browser's own. Injected by Playwright, so the page's CSP does not apply to it.
 FRAME_RECORDER = """
 window.__liveHellos = 0;
@@ -192,7 +192,7 @@ def test_scrolled_down_reader_gets_a_new_updates_button_instead(page, daphne_ser
     posts = page.locator("#posts > article.post")
     expect(posts).to_have_count(20)  # one page; the rest behind "Load older posts"
     page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
-    # Far enough down that live.js holds new posts back (below the top of the list).
+    # Far enough down that the live client holds new posts back (below the top of the list).
     assert page.evaluate("window.scrollY > document.getElementById('posts').offsetTop + 40")
 
     post = publish(blog, "Neue Lage")
@@ -259,7 +259,7 @@ def test_pause_holds_back_new_posts_until_resumed(page, daphne_server):
     open_reader(page, daphne_server, blog)
     base_title = page.title()
     toggle = page.locator("#live-toggle")
-    expect(toggle).to_be_visible()  # live.js shows it
+    expect(toggle).to_be_visible()  # the live client (ui.js) shows it
     expect(toggle).to_have_attribute("aria-pressed", "false")
     expect(toggle).to_have_text(toggle.get_attribute("data-label-pause"))
 

@@ -2,10 +2,10 @@
 
 A deterministic sample of tests/xss_corpus.py (`browser_sample`: every category) is published
 through the admin composer over HTTP (the app's save path: form, services, clean_html) while a
-reader page is open on Daphne, so the posts arrive live over the WebSocket (live.js puts them in
+reader page is open on Daphne, so the posts arrive live over the WebSocket (stream.js puts them in
 with a <template>). Then a fresh reader page loads them as server-rendered HTML, and its "Load
 older posts" link fetches the rest through htmx (which would run <script> it swaps in). Edits go
-the third way live.js handles (post_updated).
+the third way the live client handles (post_updated).
 
 Every page gets an init script (in every frame, before any of the page's own) that traps
 alert/confirm/prompt/print in `window.__xss` and records `securitypolicyviolation` events. Each
@@ -161,7 +161,7 @@ class Reader:
         return self.page.locator("#posts > article.post")
 
     def wait_for_live_posts(self, count: int) -> None:
-        """Wait until `count` posts are on the page; show held-back ones if live.js held them."""
+        """Wait until `count` posts are on the page; show held-back ones if the live client held them."""
         new_updates = self.page.locator("#new-updates")
         self.page.wait_for_function(
             """(count) => document.querySelectorAll("#posts > article.post").length >= count
@@ -254,7 +254,7 @@ def test_payloads_published_in_the_composer_do_not_run_for_readers(
     assert Post.objects.filter(live_blog=blog).count() == len(SAMPLE)
     assert len(rest) < 5, "most of the sample must go through the composer's HTTP path"
 
-    # (1) Arrived live over the WebSocket, inserted by live.js.
+    # (1) Arrived live over the WebSocket, inserted by the live client.
     live.wait_for_live_posts(len(SAMPLE))
     live.assert_nothing_ran()
 
@@ -285,7 +285,7 @@ def test_payloads_published_and_edited_through_services_do_not_run_for_readers(r
     reader.wait_for_live_posts(len(SAMPLE))
     reader.assert_nothing_ran()
 
-    # Each post edited to the next payload: live.js replaces the article in place.
+    # Each post edited to the next payload: the live client replaces the article in place.
     def edit_all():
         for post, (_category, payload) in zip(posts, SAMPLE[1:] + SAMPLE[:1], strict=True):
             post.headline = f"{post.headline[:200]} (bearbeitet)"  # edited even if both bodies clean to ""
