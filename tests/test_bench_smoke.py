@@ -8,7 +8,8 @@ PostgreSQL (`liveblog_bench_smoke_<random>`, created and migrated by the first, 
 end); live_fanout uses the test run's Redis under a fresh key prefix and deletes its keys; the
 fault drills start throwaway redis-server instances (and postgres-down a throwaway cluster).
 
-All of them take about two and a half minutes on 2 cores (see the report in git log).
+All of them together: 152 s on a shared 2-core machine (load average ~4 from other work), of which
+the fault drills take ~100 s (postgres-down ~40 s: initdb, migrations, 9 s without PostgreSQL).
 """
 
 import os
@@ -93,7 +94,7 @@ def need_redis_server() -> None:
 
 def test_uploads():
     out = run_bench("uploads", timeout=120)
-    assert re.search(r"^png-header-50000x50000 +67 B +[\d.]+ ms .* rejected \(bomb\)", out, re.M), out
+    assert re.search(r"^png-header-50000x50000 +[\d.]+ \w*B +[\d.]+ ms .* rejected \(bomb\)", out, re.M), out
     assert re.search(r"^gif-html-polyglot .* re-encoded as WebP, widths 120", out, re.M), out
 
 

@@ -5,10 +5,11 @@
 What it does, all on 127.0.0.1 and in a throwaway PostgreSQL cluster (never the shared server):
 
 1. initdb a cluster in a temporary directory (as the `postgres` OS user: initdb and postgres refuse
-   root), start it on a free port (trust auth, fsync off), create `liveblog`, migrate, collect the
-   static files (Daphne runs with DEBUG off, as in production) and create an editor and a live blog.
+   root), start it on a free port (trust auth, fsync off), create `liveblog`, migrate, and create
+   an editor and a live blog. Daphne runs with DEBUG off, as in production: it serves the static
+   files the drill collected (Drill.static_root).
 2. Start Daphne against it (the drill's environment with DATABASE_URL replaced) and connect
-   --pg-readers readers (bench.common's LiveReader, live.js's algorithm).
+   --pg-readers readers (bench.common's LiveReader, the live client's algorithm).
 3. An editor logs in to the admin over HTTP (CSRF, session cookie; requests carry
    X-Forwarded-Proto: https as behind the production proxy) and publishes every --pg-edit-interval
    seconds, through the composer as its htmx form does, and every third post through the admin's
@@ -29,6 +30,7 @@ database's posts (settle = seconds from the restart until then).
 
 Every wait is bounded; Daphne and the cluster are stopped by PID (pg_ctl uses the cluster's pid
 file) and the temporary directory is removed at the end.
+
 Modules: cluster.py (the throwaway cluster and the app in it), editor.py (the editor over HTTP,
 the probes while the database is down), scenario.py (the drill, its options and figures).
 """
