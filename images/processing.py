@@ -57,6 +57,20 @@ def rendition_of(name: str, size: int) -> str:
     return rendition_name(stem, size)
 
 
+def photo_widths(width: int | None) -> list[int]:
+    """The widths a photo's renditions are stored at, ascending, given its largest (stored) width.
+
+    process_photo() stores each of PHOTO_WIDTHS below the upload's width and then the upload itself
+    (or the largest of PHOTO_WIDTHS): so the stored width is always among them.
+    """
+    if not width:
+        return []
+    widths = [w for w in PHOTO_WIDTHS if w <= width]
+    if width not in widths:
+        widths.append(width)
+    return widths
+
+
 def delete_renditions(name: str, sizes: tuple[int, ...]) -> None:
     """Delete `name` and its renditions at `sizes` (missing files are skipped).
 

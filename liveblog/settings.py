@@ -192,10 +192,6 @@ else:
     # One process only: fine for `make run` and tests, never for several Daphne workers.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# Live fan-out: "hub" (one channel-layer membership per process and blog, local fan-out; the
-# default) or "group" (a channel per socket, plain group_send; kept for the benchmark).
-LIVEBLOG_FANOUT = os.environ.get("LIVEBLOG_FANOUT", "hub")
-
 # Live sockets: how often each process pings its readers with the blog's newest seq (from the
 # database; a reader that missed pushes catches up), and re-joins its channel-layer groups.
 LIVEBLOG_HEARTBEAT_SECONDS = float(os.environ.get("LIVEBLOG_HEARTBEAT_SECONDS", "25"))

@@ -7,7 +7,6 @@ from django.views.decorators.cache import cache_control
 from django.views.static import serve
 
 from accounts.views import two_factor
-from posts import api
 from posts.feeds import ImportantUpdatesFeed, LiveBlogFeed
 from posts.sitemaps import LiveBlogSitemap, PostSitemap
 
@@ -31,9 +30,8 @@ urlpatterns = [
     path("authors/", include("authors.urls")),
     path("live/<slug:slug>/feed/", LiveBlogFeed(), name="liveblog-feed"),
     path("live/<slug:slug>/feed/important/", ImportantUpdatesFeed(), name="liveblog-feed-important"),
-    path("api/live/<slug:slug>/", api.liveblog, name="api-liveblog"),
-    path("api/live/<slug:slug>/events/", api.liveblog_events, name="api-liveblog-events"),
-    path("api/schema/", api.schema, name="api-schema"),
+    path("", include("api.urls")),
+    path("", include("live.urls")),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path("robots.txt", robots_txt, name="robots-txt"),
     path("", include("posts.urls")),

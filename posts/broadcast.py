@@ -4,14 +4,15 @@ Called by `transaction.on_commit` from services, so it only ever sees committed 
 channel layer may drop messages; readers recover from the event log (the source of truth), so a
 failure here is logged and never reaches the editor who saved.
 
-Each event is rendered once, here, with the same template partial the reader page uses; the
-serialized frame then travels through the channel layer as text and consumers only forward it.
+Each event is rendered once, here, with the same template partial the reader page uses, and sent
+as one channel-layer message; each server process's hub (live/hub.py) builds the frame once and
+forwards the same text to its sockets. This module knows the layer message, not the wire format
+(live/protocol.py), so the domain never imports the real-time app above it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import threading
@@ -25,7 +26,8 @@ from .models import Event, LiveBlog, bylines
 
 logger = logging.getLogger(__name__)
 
-# The channel-layer message type; the hub (posts/hub.py) forwards its "text" unchanged.
+# The channel-layer message type the hubs (live/hub.py) receive: {"type", "blog_id", "seq", "kind",
+# "event"}, where "event" is render_event()'s payload.
 MESSAGE_TYPE = "liveblog.event"
 
 POST_KINDS = frozenset(
@@ -71,17 +73,13 @@ def render_event(event: Event) -> dict:
     return {"seq": event.seq, "kind": event.kind, "post_id": event.post_id, "html": html}
 
 
-def event_frame(payload: dict) -> str:
-    """The WebSocket text frame for one rendered event."""
-    return json.dumps({"type": "event", **payload}, ensure_ascii=False, separators=(",", ":"))
-
-
 def _message(event: Event) -> dict:
     return {
         "type": MESSAGE_TYPE,
         "blog_id": event.live_blog_id,
         "seq": event.seq,
-        "text": event_frame(render_event(event)),
+        "kind": event.kind,
+        "event": render_event(event),
     }
 
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.middleware.csp import get_nonce
-from django.utils.formats import date_format
-from django.utils.html import strip_tags
-from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from js_asset import Media
 
 from authors.models import Author
 from images.processing import process_photo
 
+from .checks import EditConflictError, check_blog_open, check_image_alt, check_post_in_blog, check_version
 from .models import LiveBlog, Post
 
 IMAGE_ACCEPT = "image/jpeg,image/png,image/gif,image/webp"
@@ -53,6 +52,9 @@ class PostForm(forms.ModelForm):
     remove_image = forms.BooleanField(label=_("Remove the image"), required=False)
     # The version the editor started from; a save against a newer one is a conflict.
     base_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # A refusal the service raised at save time, after this form's own checks had passed
+    # (another editor saved or archived in between): shown as the form's error on the re-shown form.
+    service_refusal: ValidationError | None = None
 
     class Meta:
         model = Post
@@ -94,45 +96,40 @@ class PostForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         blog = cleaned.get("live_blog") or self.live_blog
-        if self.instance.pk and blog is not None and blog.pk != self.instance.live_blog_id:
-            # Its events belong to the old blog's log; readers of either would be misled.
-            self.add_error("live_blog", _("A post cannot be moved to another live blog."))
+        try:
+            if self.instance.pk and blog is not None:
+                check_post_in_blog(self.instance, blog)
+            if blog is not None:
+                check_blog_open(blog)
+        except ValidationError as refusal:
+            self.add_error("live_blog" if refusal.code == "wrong_blog" else None, refusal)
             return cleaned
-        if blog is not None and blog.is_archived:
-            raise forms.ValidationError(
-                _("“%(title)s” is archived and can no longer be changed.") % {"title": blog.title},
-                code="archived",
-            )
-        has_image = cleaned.get("image_upload") or (self.instance.image and not cleaned.get("remove_image"))
-        if has_image and not (cleaned.get("image_alt") or "").strip():
-            self.add_error("image_alt", _("Describe the image for readers who cannot see it."))
+        has_image = bool(
+            cleaned.get("image_upload") or (self.instance.image and not cleaned.get("remove_image"))
+        )
+        try:
+            check_image_alt(has_image, cleaned.get("image_alt") or "")
+        except ValidationError as refusal:
+            self.add_error(None, refusal)
         self._check_version(cleaned)
+        if self.service_refusal is not None and not self.has_error(NON_FIELD_ERRORS, self.service_refusal.code):
+            # The service refused under the lock what the checks here had let through (PostAdmin).
+            self.add_error(None, self.service_refusal)
         return cleaned
 
     def _check_version(self, cleaned) -> None:
-        if not self.instance.pk or cleaned.get("base_version") is None:
+        if not self.instance.pk:
             return
         current = Post.objects.filter(pk=self.instance.pk).first()
-        if current is None or current.version == cleaned["base_version"]:
+        if current is None:
             return
-        # Show their version; saving again now deliberately replaces it.
-        self.data = self.data.copy()
-        self.data[self.add_prefix("base_version")] = current.version
-        self.add_error(
-            None,
-            forms.ValidationError(
-                _(
-                    "Someone else saved this post at %(time)s while you were editing. Their version: "
-                    "“%(headline)s” – %(text)s. Your text is kept below; save again to replace theirs."
-                ),
-                code="conflict",
-                params={
-                    "time": date_format(current.updated_at, "TIME_FORMAT"),
-                    "headline": current.headline,
-                    "text": Truncator(strip_tags(current.body)).words(40),
-                },
-            ),
-        )
+        try:
+            check_version(current, cleaned.get("base_version"))
+        except EditConflictError as conflict:
+            # Show their version; saving again now deliberately replaces it.
+            self.data = self.data.copy()
+            self.data[self.add_prefix("base_version")] = current.version
+            self.add_error(None, conflict)
 
     def validate_constraints(self):
         # Pinning a post unpins the other one (services), which the one-pinned constraint cannot

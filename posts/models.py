@@ -10,8 +10,9 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django_prose_editor.fields import ProseEditorField
 
-from images.processing import PHOTO_WIDTHS, rendition_of
+from images.processing import photo_widths, rendition_of
 
+from .checks import check_image_alt
 from .sanitize import clean_html
 
 
@@ -217,8 +218,7 @@ class Post(models.Model):
         return reverse("post-detail", kwargs={"slug": self.live_blog.slug, "pk": self.pk})
 
     def clean(self) -> None:
-        if self.image and not self.image_alt.strip():
-            raise ValidationError({"image_alt": _("An image needs a description (alt text).")})
+        check_image_alt(bool(self.image), self.image_alt)
 
     @property
     def is_deleted(self) -> bool:
@@ -232,13 +232,15 @@ class Post(models.Model):
         return self.image.storage.url(rendition_of(self.image.name, width))
 
     @property
-    def image_srcset(self) -> str:
+    def image_renditions(self) -> list[tuple[str, int]]:
+        """(url, width) of each stored rendition of the image, narrowest first; [] without one."""
         if not self.image:
-            return ""
-        widths = [w for w in PHOTO_WIDTHS if w <= (self.image_width or 0)]
-        if self.image_width not in widths:
-            widths.append(self.image_width)
-        return ", ".join(f"{self.image_url(w)} {w}w" for w in widths)
+            return []
+        return [(self.image_url(w), w) for w in photo_widths(self.image_width)]
+
+    @property
+    def image_srcset(self) -> str:
+        return ", ".join(f"{url} {width}w" for url, width in self.image_renditions)
 
 
 class PostAuthor(models.Model):

@@ -6,6 +6,5 @@ urlpatterns = [
     path("", views.liveblog_list, name="liveblog-list"),
     path("live/<slug:slug>/", views.liveblog_detail, name="liveblog-detail"),
     path("live/<slug:slug>/posts/<int:pk>/", views.post_detail, name="post-detail"),
-    path("live/<slug:slug>/events/", views.liveblog_events, name="liveblog-events"),
     path("live/<slug:slug>/embed/", views.liveblog_embed, name="liveblog-embed"),
 ]

@@ -1,24 +1,20 @@
-import threading
+"""The reader pages: the blog list, a blog's page (and its older posts), a permalink, the embed."""
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db.models import Case, F, Max, Q, When
-from django.http import Http404, HttpResponse, JsonResponse
+from django.db.models import Case, F, Max, When
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
 from django.utils.csp import CSP
 from django.views.decorators.clickjacking import xframe_options_exempt
-from django.views.decorators.http import condition, require_GET
+from django.views.decorators.http import condition
 
-from .broadcast import events_for_rendering, render_event
 from .models import LiveBlog, Post
+from .paging import NEWEST, OLDEST, posts_after, take_page
 from .structured_data import json_ld, live_blog_posting
 
 PAGE_SIZE = 20
-# Events per catch-up response; a client that gets a full page asks again from the last seq.
-CATCH_UP_LIMIT = 500
-SEQ_MAX = 2**31 - 1  # PositiveIntegerField's range; larger numbers would overflow the query
 
 
 def liveblog_list(request):
@@ -33,9 +29,6 @@ def liveblog_list(request):
     return render(request, "posts/liveblog_list.html", {"blogs": blogs})
 
 
-NEWEST, OLDEST = "newest", "oldest"
-
-
 def _reading_order(request, blog: LiveBlog) -> str:
     # Oldest-first suits a finished blog read as a story; a live blog always shows newest first.
     return OLDEST if blog.is_archived and request.GET.get("order") == OLDEST else NEWEST
@@ -47,20 +40,7 @@ def _stream(blog: LiveBlog, order: str):
 
 
 def _after(posts, post: Post, order: str):
-    """Posts after `post` in reading order: a cursor that newly published posts cannot shift."""
-    if order == OLDEST:
-        return posts.filter(
-            Q(published_at__gt=post.published_at) | Q(published_at=post.published_at, pk__gt=post.pk)
-        )
-    return posts.filter(
-        Q(published_at__lt=post.published_at) | Q(published_at=post.published_at, pk__lt=post.pk)
-    )
-
-
-def _page(posts, limit: int = PAGE_SIZE) -> tuple[list[Post], Post | None]:
-    """One page of posts and the post to continue after (None at the end)."""
-    page = list(posts[: limit + 1])
-    return page[:limit], (page[limit - 1] if len(page) > limit else None)
+    return posts_after(posts, post.published_at, post.pk, order)
 
 
 def _more_url(blog: LiveBlog, order: str, next_post: Post | None) -> str:
@@ -77,7 +57,7 @@ def _reader_context(blog: LiveBlog, order: str = NEWEST, *, through: Post | None
     limit = PAGE_SIZE
     if through is not None and not through.is_pinned:
         limit = max(PAGE_SIZE, stream.count() - _after(stream, through, order).count())
-    posts, next_post = _page(stream, limit)
+    posts, next_post = take_page(stream, limit)
     return {
         "blog": blog,
         "order": order,
@@ -151,7 +131,7 @@ def _more_posts(request, blog: LiveBlog, order: str):
         cursor = blog.posts.get(pk=int(request.GET.get("cursor") or request.GET["before"]))
     except (ValueError, Post.DoesNotExist):
         raise Http404("No such post") from None
-    posts, next_post = _page(_after(_stream(blog, order), cursor, order))
+    posts, next_post = take_page(_after(_stream(blog, order), cursor, order), PAGE_SIZE)
     context = {"blog": blog, "order": order, "posts": posts, "more_url": _more_url(blog, order, next_post)}
     if request.htmx:
         # The partial renders outside the page's {% timezone %} block: give it the blog's zone.
@@ -182,85 +162,3 @@ def post_detail(request, slug: str, pk: int):
         context = _with_structured_data(request, {**_reader_context(blog, through=post), "focus": post})
         response = render(request, "posts/liveblog_detail.html", context)
     return _cache_headers(response, blog)
-
-
-# After a burst every reader of a blog asks for the same events at once, and each request holds a
-# database connection while it renders: bound how many run at once per process (bench/faults.py
-# exhausted PostgreSQL's connections without this). Readers told to wait retry with jitter.
-_catch_up_slots = threading.BoundedSemaphore(settings.LIVEBLOG_CATCH_UP_CONCURRENCY)
-CATCH_UP_QUEUE_SECONDS = 5.0
-# A reconnect herd asks the same question (the same `after`, the same newest seq) hundreds of times
-# within seconds: the rendered answer is cached for this long, so that each of those readers costs
-# one query (the blog row). The key holds the blog's last_seq, so every event changes it; what is
-# not an event (an author's new name, the successor blog's new title) shows up at most this late.
-CATCH_UP_CACHE_SECONDS = 5
-# Readers that miss the cache together wait for the one that renders the answer (per process).
-_catch_up_render_locks = [threading.Lock() for _ in range(16)]
-
-
-@require_GET
-def liveblog_events(request, slug: str):
-    """What a reader missed: the blog's events after `?after=<seq>`, in order, as the push sends them.
-
-    Each event carries the post's current markup (or "" once deleted), so replaying is idempotent.
-    At most CATCH_UP_LIMIT events; `last_seq` tells the client whether to ask again. Answers 503
-    with Retry-After when the process is busy with other catch-ups. One query (the blog row) when
-    the same answer was rendered within CATCH_UP_CACHE_SECONDS.
-    """
-    if not _catch_up_slots.acquire(timeout=CATCH_UP_QUEUE_SECONDS):
-        response = JsonResponse({"error": "busy, try again shortly"}, status=503)
-        response["Retry-After"] = "2"
-        response["Cache-Control"] = "no-store"
-        return response
-    try:
-        return _events_response(request, slug)
-    finally:
-        _catch_up_slots.release()
-
-
-def _events_response(request, slug: str):
-    blog = get_object_or_404(
-        LiveBlog.objects.public().only("pk", "last_seq", "language", "time_zone", "updated_at"), slug=slug
-    )
-    try:
-        after = int(request.GET.get("after", "0"))
-        if not 0 <= after <= SEQ_MAX:
-            raise ValueError
-    except ValueError:
-        return JsonResponse(
-            {"error": "after must be a non-negative integer: the last event seq the client applied."},
-            status=400,
-        )
-    # Everything the answer depends on that the blog row carries: a new event bumps last_seq, an
-    # edit of the blog (language, time zone, successor) bumps updated_at.
-    key = (
-        f"liveblog:catch-up:{blog.pk}:{blog.updated_at.timestamp()}:{blog.last_seq}:{after}:"
-        f"{CATCH_UP_LIMIT}:{blog.language}:{blog.time_zone}"
-    )
-    content = cache.get(key)
-    if content is None:
-        with _catch_up_render_locks[hash(key) % len(_catch_up_render_locks)]:
-            content = cache.get(key)
-            if content is None:
-                content = _render_events(blog, after)
-                cache.set(key, content, CATCH_UP_CACHE_SECONDS)
-    response = HttpResponse(content, content_type="application/json")
-    # Always fresh for browsers and proxies: the answer changes with every event.
-    response["Cache-Control"] = "no-store"
-    response["Content-Language"] = blog.language
-    return response
-
-
-def _render_events(blog: LiveBlog, after: int) -> bytes:
-    """The catch-up answer's JSON body (the events query: a fixed number of queries)."""
-    events = [
-        render_event(event)
-        for event in events_for_rendering()
-        .filter(live_blog=blog, seq__gt=after)
-        .order_by("seq")[:CATCH_UP_LIMIT]
-    ]
-    # An event committed after the blog row was read may be in the list: never report less than it.
-    last_seq = max(blog.last_seq, events[-1]["seq"] if events else 0)
-    return JsonResponse(
-        {"events": events, "last_seq": last_seq}, json_dumps_params={"ensure_ascii": False}
-    ).content

@@ -7,8 +7,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from api import serializers
+from api import views as api
 from images.processing import ProcessedImage
-from posts import api, api_data, services
+from posts import services
 from posts.models import LiveBlog, Post
 from tests.factories import AuthorFactory, LiveBlogFactory
 
@@ -334,7 +336,7 @@ def test_well_formed_cursor_is_only_a_position(client):
     # Cursors are not signed on purpose: the data is public, so any position is a fair question.
     blog = LiveBlogFactory()
     posts = [publish(blog, f"Meldung {n}") for n in range(3)]
-    middle = api_data.encode_cursor(posts[1])
+    middle = serializers.encode_cursor(posts[1])
 
     data = client.get(blog_url(blog, cursor=middle)).json()
 

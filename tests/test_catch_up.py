@@ -104,12 +104,14 @@ def test_draft_and_unknown_blogs_are_not_found(client):
     assert client.get("/live/gibt-es-nicht/events/?after=0").status_code == 404
 
 
-@pytest.mark.parametrize("after", ["abc", "-1", "1.5", "", "99999999999999999999"])
-def test_bad_after_is_a_clear_400(client, after):
+@pytest.mark.parametrize("after", ["abc", "-1", "1.5", "", "99999999999999999999", "+3", " 3", "٣"])
+def test_bad_after_is_a_clear_400_here_and_in_the_api(client, after):
+    # One parser (posts.paging.parse_after) for both: "+3" used to be read as 3 here, refused there.
     blog = LiveBlogFactory()
-    response = client.get(events_url(blog, after=after))
-    assert response.status_code == 400
-    assert "after must be a non-negative integer" in response.json()["error"]
+    for url in (events_url(blog, after=after), f"/api/live/{blog.slug}/events/?after={after}"):
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert "after must be a non-negative integer" in response.json()["error"]
 
 
 def test_only_get_is_allowed(client):
@@ -129,7 +131,7 @@ def test_query_count_does_not_grow_with_events(client, django_assert_max_num_que
 
 
 def test_response_is_capped_and_client_can_continue(client, settings, monkeypatch):
-    from posts import views
+    from live import views
 
     monkeypatch.setattr(views, "CATCH_UP_LIMIT", 3)
     blog = LiveBlogFactory()
@@ -203,7 +205,7 @@ def test_busy_process_answers_503_with_retry_after_and_no_database_work(
 ):
     import threading
 
-    from posts import views
+    from live import views
 
     blog = LiveBlogFactory()
     monkeypatch.setattr(views, "_catch_up_slots", threading.BoundedSemaphore(1))
@@ -309,7 +311,7 @@ def test_a_cached_answer_is_not_served_once_the_blog_is_a_draft(client):
 
 def test_a_change_without_an_event_shows_once_the_cached_answer_expires(client, monkeypatch):
     # The documented staleness bound: an author's new name is no event of the blog.
-    from posts import views
+    from live import views
 
     blog = LiveBlogFactory()
     author = AuthorFactory(name="Alte Name")
@@ -332,7 +334,7 @@ def test_readers_asking_at_once_wait_for_one_rendering(monkeypatch):
     from django.db import connections
     from django.test import Client
 
-    from posts import views
+    from live import views
 
     blog = LiveBlogFactory()
     publish(blog)

@@ -31,7 +31,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from posts import broadcast, services, views
+from live import views
+from posts import broadcast, services
 from posts.models import Event, LiveBlog, Post
 from tests.factories import LiveBlogFactory
 

@@ -46,7 +46,7 @@ def prefix():
 
 @pytest.fixture
 def servers(tmp_path, prefix):
-    env = server_env(REDIS_URL=REDIS_URL, CHANNEL_LAYER_PREFIX=prefix, LIVEBLOG_FANOUT="hub")
+    env = server_env(REDIS_URL=REDIS_URL, CHANNEL_LAYER_PREFIX=prefix)
     started = []
     try:
         for name in ("A", "B"):

@@ -22,9 +22,11 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.db.backends.utils import CursorWrapper
 from django.urls import reverse
 
+from live import consumers, hub
+from live.protocol import Close
 from liveblog import middleware
 from liveblog.asgi import application
-from posts import broadcast, consumers, hub, services
+from posts import broadcast, services
 from posts.models import Event, LiveBlog, Post
 from tests.factories import AuthorFactory, LiveBlogFactory, PostFactory
 
@@ -336,7 +338,7 @@ def test_only_unreachable_database_errors_become_503():
 
 def test_new_socket_while_the_database_is_down_is_closed_with_4013_and_works_after(outage):
     # Daphne can send it: autobahn accepts only 1000 and 3000-4999 from applications.
-    assert 3000 <= consumers.CLOSE_TRY_AGAIN_LATER <= 4999
+    assert 3000 <= Close.TRY_AGAIN_LATER <= 4999
     blog = LiveBlogFactory()
 
     async def scenario():
@@ -344,7 +346,7 @@ def test_new_socket_while_the_database_is_down_is_closed_with_4013_and_works_aft
             communicator = await connect(blog.slug)
             assert await communicator.receive_output() == {
                 "type": "websocket.close",
-                "code": consumers.CLOSE_TRY_AGAIN_LATER,
+                "code": Close.TRY_AGAIN_LATER,
             }
         assert not hub.get_hub().readers
         communicator = await connect(blog.slug)
@@ -360,13 +362,13 @@ def test_socket_whose_database_fails_after_joining_is_closed_and_leaves_the_hub(
     async def unreachable(blog_id):
         raise OperationalError(REFUSED)
 
-    monkeypatch.setattr(consumers, "_last_seq", unreachable)
+    monkeypatch.setattr(consumers, "last_seq", unreachable)
 
     async def scenario():
         communicator = await connect(blog.slug)
         assert await communicator.receive_output() == {
             "type": "websocket.close",
-            "code": consumers.CLOSE_TRY_AGAIN_LATER,
+            "code": Close.TRY_AGAIN_LATER,
         }
         assert not hub.get_hub().readers
         await communicator.wait()
@@ -383,13 +385,13 @@ def test_a_blog_lookup_slower_than_daphnes_handshake_timeout_is_closed_with_4013
     async def waiting_for_the_pool(slug):
         await asyncio.sleep(10)
 
-    monkeypatch.setattr(consumers, "_public_blog", waiting_for_the_pool)
+    monkeypatch.setattr(consumers, "public_blog", waiting_for_the_pool)
 
     async def scenario():
         communicator = await connect(blog.slug)
         assert await communicator.receive_output() == {
             "type": "websocket.close",
-            "code": consumers.CLOSE_TRY_AGAIN_LATER,
+            "code": Close.TRY_AGAIN_LATER,
         }
         await communicator.wait()
 
@@ -413,7 +415,7 @@ def test_open_sockets_stay_open_and_get_pings_through_an_outage_and_the_right_se
     async def scenario():
         communicator = await connect(blog.slug)
         assert await next_frame(communicator) == {"type": "hello", "last_seq": 1}
-        with caplog.at_level(logging.WARNING, logger="posts.hub"), outage:
+        with caplog.at_level(logging.WARNING, logger="live.hub"), outage:
             pings = [await next_frame(communicator) for _ in range(4)]
         assert pings == [{"type": "ping", "last_seq": 1}] * 4
         assert "Heartbeat: database unavailable" in caplog.text
@@ -457,7 +459,7 @@ def test_heartbeat_does_not_wait_for_a_hung_database_nor_queue_queries_behind_it
         reader = FakeReader()
         await the_hub.join(1, "live-blog-1", reader)
         the_hub.saw_seq(1, 3)
-        with caplog.at_level(logging.WARNING, logger="posts.hub"):
+        with caplog.at_level(logging.WARNING, logger="live.hub"):
             await the_hub.heartbeat()
             await the_hub.heartbeat()
         assert [json.loads(f) for f in reader.frames] == [{"type": "ping", "last_seq": 3}] * 2

@@ -102,6 +102,88 @@ def test_second_editor_saving_the_same_post_sees_both_versions_and_nothing_is_ov
     assert current.headline == "Meine Überschrift" and current.version == after_theirs.version + 1
 
 
+def elsewhere(change) -> None:
+    """Run `change` in another thread, on its own database connection, committed when it returns."""
+
+    def run() -> None:
+        try:
+            change()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(run).result()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_save_that_passes_the_form_but_is_refused_by_the_service_reshows_the_form(monkeypatch):
+    """Another editor saves between the form's version check and the write: the service, checking
+    again under the lock, refuses; the admin shows the form again with the conflict (was a 500)."""
+    from posts.admin import PostAdmin
+
+    blog = LiveBlogFactory()
+    post = publish(blog, "Erste Meldung", "<p>Ursprünglicher Text</p>")
+    url = reverse("admin:posts_post_change", args=[post.pk])
+    client = editor_client()
+    base_version = client.get(url).context["adminform"].form["base_version"].value()
+    save_model = PostAdmin.save_model
+
+    def their_save() -> None:
+        theirs = Post.objects.get(pk=post.pk)
+        theirs.headline = "Korrektur der Kollegin"
+        services.update_post(theirs, expected_version=theirs.version)
+
+    def someone_saves_first(self, request, obj, form, change):
+        elsewhere(their_save)
+        monkeypatch.setattr(PostAdmin, "save_model", save_model)  # once
+        save_model(self, request, obj, form, change)
+
+    monkeypatch.setattr(PostAdmin, "save_model", someone_saves_first)
+    response = client.post(url, change_form(post, base_version, headline="Meine Überschrift"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Someone else saved this post" in html and "Korrektur der Kollegin" in html
+    assert 'value="Meine Überschrift"' in html  # the editor's text, kept
+    assert Post.objects.get(pk=post.pk).headline == "Korrektur der Kollegin"
+    assert list(Event.objects.filter(live_blog=blog).values_list("kind", flat=True)) == [
+        "post.created",
+        "post.updated",
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_post_to_a_blog_archived_after_the_form_check_reshows_the_form(monkeypatch):
+    from posts.admin import PostAdmin
+
+    blog = LiveBlogFactory()
+    services.go_live(blog)
+    save_model = PostAdmin.save_model
+
+    def archived_meanwhile(self, request, obj, form, change):
+        elsewhere(lambda: services.archive_blog(blog))
+        monkeypatch.setattr(PostAdmin, "save_model", save_model)  # once
+        save_model(self, request, obj, form, change)
+
+    monkeypatch.setattr(PostAdmin, "save_model", archived_meanwhile)
+    response = editor_client().post(
+        reverse("admin:posts_post_add"),
+        {
+            "live_blog": blog.pk,
+            "headline": "Zu spät",
+            "body": "<p>Text</p>",
+            "published_at_0": "2026-12-03",
+            "published_at_1": "18:00:00",
+        },
+    )
+    assert response.status_code == 200
+    assert "is archived and can no longer be changed" in response.content.decode()
+    assert 'value="Zu spät"' in response.content.decode()
+    assert not Post.objects.filter(headline="Zu spät").exists()
+
+
 @pytest.mark.django_db
 def test_update_post_from_a_stale_version_raises_with_the_current_post_and_writes_nothing():
     blog = LiveBlogFactory()

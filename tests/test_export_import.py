@@ -11,9 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from PIL import Image
 
+from archive import checks as exchange_checks
 from authors.models import Author
 from images.processing import process_avatar, process_photo
-from posts import exchange_checks, services
+from posts import services
 from posts.models import Event, LiveBlog, Post, PostAuthor
 from tests.factories import AuthorFactory, LiveBlogFactory, PostFactory
 

@@ -14,8 +14,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from live import hub, protocol
+from live.protocol import Close
 from liveblog.asgi import application
-from posts import broadcast, hub, services
+from posts import broadcast, services
 from posts.models import Event, LiveBlog, Post
 from tests.factories import AuthorFactory, LiveBlogFactory
 
@@ -94,8 +96,11 @@ def test_send_event_renders_once_and_sends_one_message(monkeypatch, django_captu
     assert group == blog.group_name
     assert message["type"] == "liveblog.event"
     assert message["blog_id"] == blog.pk
-    assert json.loads(message["text"]) == {"type": "event", **broadcast.render_event(event)}
-    assert json.loads(message["text"])["html"] == rendered(post)
+    assert message["kind"] == "post.created"
+    assert message["event"] == broadcast.render_event(event)
+    assert message["event"]["html"] == rendered(post)
+    # The frame readers get, built once per process by the hub.
+    assert json.loads(protocol.event(message["event"])) == {"type": "event", **message["event"]}
 
 
 @pytest.mark.django_db
@@ -115,9 +120,7 @@ def test_send_events_sends_each_in_seq_order_rendered_as_alone(
 
     events = list(Event.objects.filter(live_blog=blog).order_by("seq"))
     assert [m["seq"] for m in sent] == [1, 2, 3, 4, 5]
-    assert [json.loads(m["text"]) for m in sent] == [
-        {"type": "event", **broadcast.render_event(e)} for e in events
-    ]
+    assert [m["event"] for m in sent] == [broadcast.render_event(e) for e in events]
 
 
 @pytest.mark.django_db
@@ -368,7 +371,7 @@ def test_a_broken_or_slow_socket_does_not_block_the_others(monkeypatch):
         await the_hub.forward(1, "frame 2")
 
         assert good.frames == ["frame 1", "frame 2"]
-        assert broken.closed == slow.closed == hub.CLOSE_TOO_SLOW
+        assert broken.closed == slow.closed == Close.TOO_SLOW
         assert the_hub.readers[1] == {good}
         await the_hub.leave(1, good)
         assert not the_hub._tasks

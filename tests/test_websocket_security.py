@@ -19,10 +19,12 @@ from channels.security.websocket import OriginValidator
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 
+from live import clients, consumers, hub, protocol
+from live.protocol import Close
+from live.routing import websocket_urlpatterns
 from liveblog.asgi import OriginRequired, application
-from posts import consumers, hub, services
-from posts.models import Post
-from posts.routing import websocket_urlpatterns
+from posts import services
+from posts.models import Event, Post
 from tests.conftest import REDIS_URL
 from tests.factories import LiveBlogFactory
 from tests.servers import HOST, DaphneServer, delete_redis_keys, new_layer_prefix, redis_layer, server_env
@@ -67,7 +69,7 @@ async def next_event(comm, timeout=2):
 @pytest.fixture(autouse=True)
 def no_leftover_client_slots():
     yield
-    assert not hub._client_sockets, "a socket kept its per-client slot after it ended"
+    assert not clients._client_sockets, "a socket kept its per-client slot after it ended"
 
 
 # Origin ---------------------------------------------------------------------------------------
@@ -173,14 +175,14 @@ def test_a_socket_over_the_frame_rate_is_closed_with_4008_and_only_that_socket(s
         await noisy.send_to(text_data="{}")  # the 51st within 10 s
         assert await noisy.receive_output() == {
             "type": "websocket.close",
-            "code": consumers.CLOSE_POLICY_VIOLATION,
+            "code": Close.POLICY_VIOLATION,
         }
         # Nothing more reaches the closed socket, not even events.
         await noisy.send_to(text_data="not json")
         post = await database_sync_to_async(publish)(blog)
         assert (await next_event(quiet))["post_id"] == post.pk
         assert await noisy.receive_nothing()
-        await noisy.disconnect(code=consumers.CLOSE_POLICY_VIOLATION)
+        await noisy.disconnect(code=Close.POLICY_VIOLATION)
         await quiet.disconnect()
 
     run(scenario)
@@ -231,10 +233,10 @@ def test_a_flood_of_1000_malformed_frames_leaves_other_readers_served():
         outputs = []
         while not await hostile.receive_nothing(timeout=0.2):
             outputs.append(await hostile.receive_output())
-        assert outputs[-1] == {"type": "websocket.close", "code": consumers.CLOSE_POLICY_VIOLATION}
-        assert len(outputs) <= consumers.MAX_FRAMES + 1
+        assert outputs[-1] == {"type": "websocket.close", "code": Close.POLICY_VIOLATION}
+        assert len(outputs) <= clients.MAX_FRAMES + 1
         assert all(json.loads(o["text"])["type"] == "error" for o in outputs[:-1])
-        await hostile.disconnect(code=consumers.CLOSE_POLICY_VIOLATION)
+        await hostile.disconnect(code=Close.POLICY_VIOLATION)
 
         late = await open_reader(blog.slug)
         await late.disconnect()
@@ -253,13 +255,13 @@ def test_sockets_over_the_per_client_cap_are_closed_with_4429(settings):
 
     async def scenario():
         readers = [await open_reader(blog.slug, client=ADDRESS) for _ in range(4)]
-        assert hub.client_sockets(ADDRESS) == 4
+        assert clients.client_sockets(ADDRESS) == 4
 
         over = communicator(blog.slug, client=ADDRESS)
         assert (await over.connect())[0]  # accepted, so that the browser sees the code
         assert await over.receive_output() == {"type": "websocket.close", "code": 4429}
         await over.disconnect(code=4429)
-        assert hub.client_sockets(ADDRESS) == 4  # the refused socket never held a slot
+        assert clients.client_sockets(ADDRESS) == 4  # the refused socket never held a slot
 
         # Another address is not affected.
         other = await open_reader(blog.slug, client=OTHER_ADDRESS)
@@ -308,7 +310,7 @@ def test_a_slot_is_released_when_the_consumer_ends_abnormally(settings):
         first.future.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first.future
-        assert hub.client_sockets(ADDRESS) == 0
+        assert clients.client_sockets(ADDRESS) == 0
         assert not hub.get_hub().readers
 
         second = await open_reader(blog.slug, client=ADDRESS)
@@ -342,7 +344,7 @@ def test_x_forwarded_for_counts_only_when_trusted(settings):
     async def trusted():
         first = await open_reader(blog.slug, headers=forwarded(ADDRESS), client=proxy)
         second = await open_reader(blog.slug, headers=forwarded(OTHER_ADDRESS), client=proxy)
-        assert hub.client_sockets(ADDRESS) == hub.client_sockets(OTHER_ADDRESS) == 1
+        assert clients.client_sockets(ADDRESS) == clients.client_sockets(OTHER_ADDRESS) == 1
         third = communicator(blog.slug, headers=forwarded(ADDRESS), client=proxy)
         await third.connect()
         assert await third.receive_output() == {"type": "websocket.close", "code": 4429}
@@ -356,20 +358,18 @@ def test_x_forwarded_for_counts_only_when_trusted(settings):
 def test_client_address(settings):
     scope = {"client": ("192.0.2.1", 1234), "headers": [(b"x-forwarded-for", b" 203.0.113.5 ,10.0.0.1")]}
     settings.LIVEBLOG_TRUST_X_FORWARDED_FOR = False
-    assert consumers.client_address(scope) == "192.0.2.1"
-    assert consumers.client_address({"headers": []}) is None
+    assert clients.client_address(scope) == "192.0.2.1"
+    assert clients.client_address({"headers": []}) is None
     settings.LIVEBLOG_TRUST_X_FORWARDED_FOR = True
-    assert consumers.client_address(scope) == "203.0.113.5"
-    assert consumers.client_address({"client": ("192.0.2.1", 1), "headers": []}) == "192.0.2.1"
+    assert clients.client_address(scope) == "203.0.113.5"
+    assert clients.client_address({"client": ("192.0.2.1", 1), "headers": []}) == "192.0.2.1"
 
 
 # Archiving closes the sockets -----------------------------------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("mode", ["hub", "group"])
-def test_archiving_sends_the_event_then_closes_with_1000(settings, mode):
-    settings.LIVEBLOG_FANOUT = mode
+def test_archiving_sends_the_event_then_closes_with_1000():
     blog, other = LiveBlogFactory(), LiveBlogFactory()
 
     async def scenario():
@@ -381,13 +381,12 @@ def test_archiving_sends_the_event_then_closes_with_1000(settings, mode):
             frame = await next_event(reader)
             assert frame["kind"] == "blog.archived"
             assert await reader.receive_output() == {"type": "websocket.close", "code": 1000}
-        if mode == "hub":
-            # The hub forgets the blog right after sending the closes: give it a moment.
-            for _ in range(100):
-                if blog.pk not in hub.get_hub().readers:
-                    break
-                await asyncio.sleep(0.02)
-            assert blog.pk not in hub.get_hub().readers
+        # The hub forgets the blog right after sending the closes: give it a moment.
+        for _ in range(100):
+            if blog.pk not in hub.get_hub().readers:
+                break
+            await asyncio.sleep(0.02)
+        assert blog.pk not in hub.get_hub().readers
 
         # Other blogs are untouched.
         post = await database_sync_to_async(publish)(other)
@@ -401,24 +400,21 @@ def test_archiving_sends_the_event_then_closes_with_1000(settings, mode):
 
 def test_close_codes_are_ones_daphne_can_send():
     # autobahn raises on any other application close code, and the socket then stays open.
-    for code in (
-        consumers.CLOSE_NOT_FOUND,
-        consumers.CLOSE_TOO_MANY_SOCKETS,
-        consumers.CLOSE_POLICY_VIOLATION,
-        consumers.CLOSE_NORMAL,
-        hub.CLOSE_TOO_SLOW,
-    ):
+    for code in Close:
         assert code == 1000 or 3000 <= code <= 4999
 
 
-def test_closes_blog_reads_the_kind():
+def test_closes_blog_reads_the_kind_the_message_carries():
     archived = {"type": "event", "seq": 3, "kind": "blog.archived", "post_id": None, "html": ""}
     created = {"type": "event", "seq": 2, "kind": "post.created", "post_id": 1, "html": "blog.archived"}
-    assert hub.closes_blog({"text": json.dumps(archived)})
-    assert not hub.closes_blog({"text": json.dumps(created)})
-    assert not hub.closes_blog({"text": "blog.archived {"})
-    assert hub.closes_blog({"kind": "blog.archived", "text": ""})
-    assert not hub.closes_blog({"kind": "post.created", "text": json.dumps(archived)})
+    assert hub.closes_blog({"kind": "blog.archived", "event": archived})
+    assert not hub.closes_blog({"kind": "post.created", "event": created})
+    # The frame is never parsed: only the message's kind counts.
+    assert not hub.closes_blog({"event": archived})
+
+
+def test_the_protocol_names_the_archive_event_as_the_log_does():
+    assert protocol.BLOG_ARCHIVED == Event.Kind.BLOG_ARCHIVED
 
 
 # A real Daphne under attack ---------------------------------------------------------------------------
@@ -437,7 +433,7 @@ def shared_layer(settings):
 
 @pytest.fixture
 def daphne(tmp_path, shared_layer):
-    env = server_env(REDIS_URL=REDIS_URL, CHANNEL_LAYER_PREFIX=shared_layer, LIVEBLOG_FANOUT="hub")
+    env = server_env(REDIS_URL=REDIS_URL, CHANNEL_LAYER_PREFIX=shared_layer)
     server = DaphneServer(env, tmp_path / "daphne.log").start()
     try:
         yield server.process, server.port, server.log
@@ -553,7 +549,7 @@ def test_a_real_server_survives_1000_hostile_frames_and_keeps_serving(daphne):
     # Too big for Daphne and invalid UTF-8: autobahn drops the connection (no close frame, so
     # None here) or closes with 1009 / 1007. Too many frames: the consumer closes with 4008.
     assert set(codes[:3]) <= {None, 1007, 1009}, (codes, server_log[-5000:])
-    assert set(codes[3:-1]) == {consumers.CLOSE_POLICY_VIOLATION}, (codes, server_log[-5000:])
+    assert set(codes[3:-1]) == {Close.POLICY_VIOLATION}, (codes, server_log[-5000:])
     assert codes[-1] == "open"  # the last, short batch stays under the limit
     assert process.poll() is None
     assert "Traceback" not in server_log, server_log[-5000:]

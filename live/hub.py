@@ -18,24 +18,26 @@ after the database returns carries its last_seq again.
 A `blog.archived` event is the blog's last: after forwarding it the hub closes the blog's sockets
 with 1000, so an archived blog holds no connections.
 
-This module also counts each client address's open sockets in this process
-(`claim_client_slot`/`release_client_slot`), for the per-client cap in posts/consumers.py.
+The layer message (posts/broadcast.py) carries the event's `kind` and its rendered payload; the
+hub builds the frame once (live/protocol.py) and hands the same text to every local socket.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from .broadcast import MESSAGE_TYPE
-from .models import Event, LiveBlog
+from posts.broadcast import MESSAGE_TYPE
+from posts.models import LiveBlog
+
+from . import protocol
+from .protocol import Close
 
 logger = logging.getLogger(__name__)
 
@@ -52,30 +54,11 @@ HEARTBEAT_QUERY_TIMEOUT = 5.0
 # Redis restart or FLUSHALL forgets them at once (without any error to notice). group_add is one
 # cheap Redis command per blog and process.
 REFRESH_SECONDS = float(getattr(settings, "LIVEBLOG_GROUP_REFRESH_SECONDS", 60.0))
-# Sent to a blog's sockets after its `blog.archived` event: nothing more will come.
-CLOSE_NORMAL = 1000
-# A socket that could not take a frame: reconnect and catch up. (1011 would say it, but Daphne's
-# autobahn raises on any application close code but 1000 and 3000-4999, leaving the socket open.)
-CLOSE_TOO_SLOW = 4011
-ARCHIVED = Event.Kind.BLOG_ARCHIVED.value
 
 
-def closes_blog(message: dict) -> bool:
-    """Whether this layer message is a blog's `blog.archived` event (its sockets close after it).
-
-    Reads the message's "kind" when broadcast.py sends one, else the frame itself; the substring
-    test keeps the JSON parse off the path of ordinary posts.
-    """
-    kind = message.get("kind")
-    if kind is None:
-        text = message.get("text") or ""
-        if ARCHIVED not in text:
-            return False
-        try:
-            kind = json.loads(text).get("kind")
-        except (ValueError, AttributeError):
-            return False
-    return kind == ARCHIVED
+def closes_blog(message: dict[str, Any]) -> bool:
+    """Whether this layer message is a blog's `blog.archived` event (its sockets close after it)."""
+    return message.get("kind") == protocol.BLOG_ARCHIVED
 
 
 class Reader(Protocol):
@@ -157,14 +140,14 @@ class Hub:
                 "Dropping %d reader(s) of blog %s that could not take a frame", len(failed), blog_id
             )
             await asyncio.gather(
-                *(asyncio.wait_for(reader.close(code=CLOSE_TOO_SLOW), SEND_TIMEOUT) for reader in failed),
+                *(asyncio.wait_for(reader.close(code=Close.TOO_SLOW), SEND_TIMEOUT) for reader in failed),
                 return_exceptions=True,
             )
             # Last: leaving with the last reader stops this very task.
             for reader in failed:
                 await self.leave(blog_id, reader)
 
-    async def close_blog(self, blog_id: int, code: int = CLOSE_NORMAL) -> None:
+    async def close_blog(self, blog_id: int, code: int = Close.NORMAL) -> None:
         """Close every local socket of the blog (after its last event) and forget them."""
         readers = list(self.readers.get(blog_id, ()))
         await asyncio.gather(
@@ -191,7 +174,7 @@ class Hub:
                 continue
             blog_id = message.get("blog_id")
             self.saw_seq(blog_id, message.get("seq", 0))
-            await self.forward(blog_id, message["text"])
+            await self.forward(blog_id, protocol.event(message["event"]))
             if closes_blog(message):
                 await self.close_blog(blog_id)
 
@@ -214,8 +197,7 @@ class Hub:
         for blog_id, seq in await self._read_last_seqs(blog_ids):
             self.saw_seq(blog_id, seq)
         for blog_id in blog_ids:
-            text = json.dumps({"type": "ping", "last_seq": self.last_seq.get(blog_id, 0)})
-            await self.forward(blog_id, text)
+            await self.forward(blog_id, protocol.ping(self.last_seq.get(blog_id, 0)))
 
     async def _read_last_seqs(self, blog_ids: list[int]) -> list[tuple[int, int]]:
         """The blogs' last_seq from the database; [] (logged) when it cannot answer now."""
@@ -271,28 +253,3 @@ def get_hub() -> Hub | None:
     if _hub is None or _hub.loop is not loop or _hub.layer is not layer:
         _hub = Hub(layer, loop)
     return _hub
-
-
-# Open sockets per client address in this process (one event loop: no awaits, no lock needed).
-_client_sockets: dict[str, int] = {}
-
-
-def claim_client_slot(client: str, limit: int) -> bool:
-    """Count one more socket for `client`, unless it already holds `limit` of them."""
-    count = _client_sockets.get(client, 0)
-    if count >= limit:
-        return False
-    _client_sockets[client] = count + 1
-    return True
-
-
-def release_client_slot(client: str) -> None:
-    count = _client_sockets.get(client, 0) - 1
-    if count > 0:
-        _client_sockets[client] = count
-    else:
-        _client_sockets.pop(client, None)
-
-
-def client_sockets(client: str) -> int:
-    return _client_sockets.get(client, 0)

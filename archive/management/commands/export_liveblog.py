@@ -1,8 +1,9 @@
-"""`manage.py export_liveblog <slug> <dir>`: a live blog as a static archive (see posts/exchange.py)."""
+"""`manage.py export_liveblog <slug> <dir>`: a live blog as a static archive (see archive/)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from posts import exchange
+from archive import export
+from archive.checks import ExchangeError
 from posts.models import LiveBlog
 
 
@@ -21,8 +22,8 @@ class Command(BaseCommand):
         if blog is None:
             raise CommandError(f"No live blog has the slug “{slug}”.")
         try:
-            data = exchange.export_blog(blog, directory)
-        except exchange.ExchangeError as exc:
+            data = export.export_blog(blog, directory)
+        except ExchangeError as exc:
             raise CommandError(str(exc)) from exc
         deleted = sum(1 for post in data["posts"] if post["deleted_at"])
         self.stdout.write(

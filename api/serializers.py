@@ -1,6 +1,6 @@
 """The API's JSON shapes of a blog and a post, and the cursors that page through posts.
 
-Kept apart from the views in posts/api.py so the shapes documented in docs/openapi.yaml are
+Kept apart from the views in api/views.py so the shapes documented in docs/openapi.yaml are
 in one place; every URL in them is absolute (clients and partners use them off site).
 """
 
@@ -17,14 +17,10 @@ from django.urls import reverse
 from django.utils.html import strip_tags
 
 from images.processing import AVATAR_SIZES
-
-from .models import LiveBlog, Post
+from posts.models import LiveBlog, Post
+from posts.paging import BadParameter
 
 MAX_CURSOR_LENGTH = 200  # a real cursor is ~60 characters; refuse anything far longer unread
-
-
-class BadRequest(Exception):
-    """A query parameter the API cannot use; the message goes to the client as `error`."""
 
 
 def absolute(request: HttpRequest, url: str) -> str | None:
@@ -60,10 +56,7 @@ def _author(request: HttpRequest, author) -> dict:
 def _image(request: HttpRequest, post: Post) -> dict | None:
     if not post.image:
         return None
-    srcset = []
-    for candidate in post.image_srcset.split(", "):
-        url, width = candidate.rsplit(" ", 1)
-        srcset.append(f"{absolute(request, url)} {width}")
+    srcset = [f"{absolute(request, url)} {width}w" for url, width in post.image_renditions]
     return {
         "url": absolute(request, post.image.url),
         "width": post.image_width,
@@ -137,7 +130,7 @@ def encode_cursor(post: Post) -> str:
 
 
 def decode_cursor(value: str) -> tuple[datetime, int]:
-    error = BadRequest("cursor is not valid: pass the `next` URL of a previous response unchanged.")
+    error = BadParameter("cursor is not valid: pass the `next` URL of a previous response unchanged.")
     if not value or len(value) > MAX_CURSOR_LENGTH:
         raise error
     try:

@@ -1,8 +1,9 @@
-"""`manage.py import_liveblog <dir>`: restore a blog written by export_liveblog (see posts/exchange.py)."""
+"""`manage.py import_liveblog <dir>`: restore a blog written by export_liveblog (see archive/)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from posts import exchange
+from archive import restore
+from archive.checks import ExchangeError
 
 
 class Command(BaseCommand):
@@ -16,8 +17,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, directory, **options):
         try:
-            result = exchange.import_blog(directory)
-        except exchange.ExchangeError as exc:
+            result = restore.import_blog(directory)
+        except ExchangeError as exc:
             raise CommandError(str(exc)) from exc
         for warning in result.warnings:
             self.stderr.write(self.style.WARNING(warning))

@@ -1,69 +1,32 @@
-"""Every change readers must see goes through one function here.
-
-Each function locks the blog row, validates (an archived blog refuses everything), writes,
-appends an Event with the blog's next sequence number, and registers the broadcast with
-`transaction.on_commit`. Holding the blog's row lock until commit makes seq order equal commit
-order, so a reader who applied event N has seen everything before it. Admin, composer, management
-commands and tests call these; nothing broadcasts from save() or signals.
-"""
+"""Changes to posts: publish (one or many), edit, delete and restore, flag important or pinned."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import partial
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from authors.models import Author
 from images.processing import PHOTO_WIDTHS, ProcessedImage, delete_renditions
+from posts import broadcast
+from posts.checks import (
+    RESTORE_WINDOW,
+    BlogClosedError,
+    EditConflictError,
+    check_restorable,
+    check_version,
+)
+from posts.models import Event, LiveBlog, Post, PostAuthor
+from posts.sanitize import clean_html
 
-from . import broadcast
-from .models import Event, LiveBlog, Post, PostAuthor
-from .sanitize import clean_html
+from .log import lock_blog, lock_post, record_event
 
-# Fields whose change makes a post "edited" for readers (flags alone do not).
+__all__ = ["RESTORE_WINDOW", "BlogClosedError", "EditConflictError"]
+
 CONTENT_FIELDS = ("headline", "body", "image", "image_alt", "image_caption", "image_credit", "source")
 KEEP = object()  # "leave the image as it is" for update_post
-# How long after a delete restore_post() may still bring the post back (the desk offers "Undo"
-# for a shorter time; the margin covers slow clicks and the no-JavaScript path).
-RESTORE_WINDOW = timedelta(minutes=5)
-
-
-class BlogClosedError(ValidationError):
-    """The blog is archived (or otherwise not open for this change); nothing was written."""
-
-
-class EditConflictError(ValidationError):
-    """Someone saved the post after the editor opened it; nothing was written."""
-
-    def __init__(self, message, current: Post):
-        super().__init__(message, code="conflict")
-        self.current = current
-
-
-def _lock_blog(live_blog: LiveBlog) -> LiveBlog:
-    return LiveBlog.objects.select_for_update().get(pk=live_blog.pk)
-
-
-def _ensure_open(blog: LiveBlog) -> None:
-    if blog.is_archived:
-        raise BlogClosedError(
-            _("“%(title)s” is archived and can no longer be changed.") % {"title": blog.title},
-            code="archived",
-        )
-
-
-def _record_event(blog: LiveBlog, kind: str, post: Post | None = None, actor=None) -> Event:
-    """Append the blog's next event; the caller holds the blog's row lock."""
-    blog.last_seq += 1
-    LiveBlog.objects.filter(pk=blog.pk).update(last_seq=blog.last_seq)
-    event = Event.objects.create(live_blog=blog, seq=blog.last_seq, kind=kind, post=post, actor=actor)
-    transaction.on_commit(partial(broadcast.send_event, event.pk))
-    return event
 
 
 def _set_authors(post: Post, authors: Sequence[Author], *, replace: bool = True) -> None:
@@ -84,7 +47,7 @@ def _unpin_others(blog: LiveBlog, keep: Post | None, actor) -> None:
         other.is_pinned = False
         other.version += 1
         other.save(update_fields=["is_pinned", "version", "updated_at"])
-        _record_event(blog, Event.Kind.PINNED_CHANGED, other, actor)
+        record_event(blog, Event.Kind.PINNED_CHANGED, other, actor)
 
 
 def _validate(post: Post) -> None:
@@ -111,8 +74,7 @@ def publish_post(
     """Publish a new (unsaved) post. Call inside or outside a transaction; broadcasts on commit."""
     if post.pk:
         raise ValueError("publish_post() takes a new post; use update_post() to change one.")
-    blog = _lock_blog(post.live_blog)
-    _ensure_open(blog)
+    blog = lock_blog(post.live_blog)
     if image is not None:
         post.image.name = image.save("posts")
         post.image_width, post.image_height = image.width, image.height
@@ -121,7 +83,7 @@ def publish_post(
         _unpin_others(blog, None, actor)
     post.save()
     _set_authors(post, authors, replace=False)
-    _record_event(blog, Event.Kind.POST_CREATED, post, actor)
+    record_event(blog, Event.Kind.POST_CREATED, post, actor)
     return post
 
 
@@ -139,8 +101,7 @@ def publish_posts(
     posts = list(posts)
     if not posts:
         return []
-    blog = _lock_blog(live_blog)
-    _ensure_open(blog)
+    blog = lock_blog(live_blog)
     for post in posts:
         if post.pk or post.is_pinned or post.image:
             raise ValueError("publish_posts() takes new unpinned posts without image; see publish_post().")
@@ -177,21 +138,8 @@ def update_post(
     the version the editor started from; if someone saved in between, EditConflictError is raised
     and nothing is written.
     """
-    blog = _lock_blog(post.live_blog)
-    _ensure_open(blog)
-    current = Post.objects.select_for_update().get(pk=post.pk)
-    if current.live_blog_id != blog.pk:
-        raise ValidationError(_("This post belongs to another live blog."), code="wrong_blog")
-    if current.is_deleted:
-        raise ValidationError(_("This post was deleted and can no longer be changed."), code="deleted")
-    if expected_version is not None and current.version != expected_version:
-        raise EditConflictError(
-            _(
-                "Someone else saved this post while you were editing it. Compare both versions "
-                "and save again."
-            ),
-            current=current,
-        )
+    blog, current = lock_post(post)
+    check_version(current, expected_version)
     post.body = clean_html(post.body)
     old_image = current.image.name
     if image is not KEEP:
@@ -228,7 +176,7 @@ def update_post(
         kind = Event.Kind.PINNED_CHANGED
     else:
         kind = Event.Kind.IMPORTANT_CHANGED
-    _record_event(blog, kind, post, actor)
+    record_event(blog, kind, post, actor)
     if old_image and old_image != post.image.name:
         transaction.on_commit(partial(delete_renditions, old_image, PHOTO_WIDTHS))
     return post
@@ -237,18 +185,14 @@ def update_post(
 @transaction.atomic
 def delete_post(post: Post, *, actor=None) -> Post:
     """Soft-delete: readers get a removal; the row stays for the record."""
-    blog = _lock_blog(post.live_blog)
-    _ensure_open(blog)
-    current = Post.objects.select_for_update().get(pk=post.pk)
-    if current.live_blog_id != blog.pk:
-        raise ValidationError(_("This post belongs to another live blog."), code="wrong_blog")
+    blog, current = lock_post(post, deleted_ok=True)
     if current.is_deleted:
         return current
     current.deleted_at = timezone.now()
     current.is_pinned = False
     current.version += 1
     current.save(update_fields=["deleted_at", "is_pinned", "version", "updated_at"])
-    _record_event(blog, Event.Kind.POST_DELETED, current, actor)
+    record_event(blog, Event.Kind.POST_DELETED, current, actor)
     post.deleted_at, post.is_pinned, post.version = current.deleted_at, False, current.version
     return current
 
@@ -267,26 +211,14 @@ def restore_post(post: Post, *, actor=None) -> Post:
     post that was removed and is visible again; replaying the log (delete, then update) ends with
     the post shown.
     """
-    blog = _lock_blog(post.live_blog)
-    _ensure_open(blog)
-    current = Post.objects.select_for_update().get(pk=post.pk)
-    if current.live_blog_id != blog.pk:
-        raise ValidationError(_("This post belongs to another live blog."), code="wrong_blog")
+    blog, current = lock_post(post, deleted_ok=True)
     if not current.is_deleted:
         return current
-    if timezone.now() - current.deleted_at > RESTORE_WINDOW:
-        raise ValidationError(
-            _(
-                "“%(headline)s” was deleted more than %(minutes)d minutes ago and can no longer be "
-                "restored. Publish it again instead."
-            )
-            % {"headline": current.headline, "minutes": int(RESTORE_WINDOW.total_seconds() // 60)},
-            code="restore_expired",
-        )
+    check_restorable(current, timezone.now())
     current.deleted_at = None
     current.version += 1
     current.save(update_fields=["deleted_at", "version", "updated_at"])
-    _record_event(blog, Event.Kind.POST_UPDATED, current, actor)
+    record_event(blog, Event.Kind.POST_UPDATED, current, actor)
     post.deleted_at, post.is_pinned, post.version = None, current.is_pinned, current.version
     return current
 
@@ -304,13 +236,7 @@ def set_pinned(post: Post, pinned: bool, *, actor=None) -> Post:
 
 
 def _set_flag(post: Post, field: str, value: bool, kind: str, actor) -> Post:
-    blog = _lock_blog(post.live_blog)
-    _ensure_open(blog)
-    current = Post.objects.select_for_update().get(pk=post.pk)
-    if current.live_blog_id != blog.pk:
-        raise ValidationError(_("This post belongs to another live blog."), code="wrong_blog")
-    if current.is_deleted:
-        raise ValidationError(_("This post was deleted and can no longer be changed."), code="deleted")
+    blog, current = lock_post(post)
     if getattr(current, field) == value:
         return current
     if field == "is_pinned" and value:
@@ -318,52 +244,7 @@ def _set_flag(post: Post, field: str, value: bool, kind: str, actor) -> Post:
     setattr(current, field, value)
     current.version += 1
     current.save(update_fields=[field, "version", "updated_at"])
-    _record_event(blog, kind, current, actor)
+    record_event(blog, kind, current, actor)
     setattr(post, field, value)
     post.version = current.version
     return current
-
-
-@transaction.atomic
-def go_live(live_blog: LiveBlog, *, actor=None) -> LiveBlog:
-    """Open a draft blog to readers; coverage starts now (the first time)."""
-    blog = _lock_blog(live_blog)
-    _ensure_open(blog)
-    if blog.is_live:
-        return blog
-    blog.state = LiveBlog.State.LIVE
-    blog.coverage_started_at = blog.coverage_started_at or timezone.now()
-    blog.save(update_fields=["state", "coverage_started_at", "updated_at"])
-    _record_event(blog, Event.Kind.BLOG_LIVE, None, actor)
-    return blog
-
-
-@transaction.atomic
-def archive_blog(live_blog: LiveBlog, *, actor=None) -> LiveBlog:
-    """Freeze a live blog: read-only from now on, coverage ends now."""
-    blog = _lock_blog(live_blog)
-    _ensure_open(blog)
-    if blog.is_draft:
-        raise BlogClosedError(
-            _("“%(title)s” was never live; delete the draft instead of archiving it.")
-            % {"title": blog.title},
-            code="draft",
-        )
-    blog.state = LiveBlog.State.ARCHIVED
-    blog.coverage_ended_at = timezone.now()
-    blog.save(update_fields=["state", "coverage_ended_at", "updated_at"])
-    _record_event(blog, Event.Kind.BLOG_ARCHIVED, None, actor)
-    return blog
-
-
-@transaction.atomic
-def reopen_blog(live_blog: LiveBlog, *, actor=None) -> LiveBlog:
-    """Take an archived blog live again (needs posts.reopen_liveblog; callers check it)."""
-    blog = _lock_blog(live_blog)
-    if not blog.is_archived:
-        return blog
-    blog.state = LiveBlog.State.LIVE
-    blog.coverage_ended_at = None
-    blog.save(update_fields=["state", "coverage_ended_at", "updated_at"])
-    _record_event(blog, Event.Kind.BLOG_REOPENED, None, actor)
-    return blog

@@ -16,15 +16,17 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Q, prefetch_related_objects
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import conditional_page
 
-from .api_data import BadRequest, absolute, blog_data, decode_cursor, encode_cursor, post_data
-from .broadcast import POST_KINDS, events_for_rendering
-from .models import LiveBlog, bylines
-from .views import CATCH_UP_LIMIT, SEQ_MAX
+from live.views import CATCH_UP_LIMIT
+from posts.broadcast import POST_KINDS, events_for_rendering
+from posts.models import LiveBlog, bylines
+from posts.paging import BadParameter, parse_after, parse_int, posts_after, take_page
+
+from .serializers import absolute, blog_data, decode_cursor, encode_cursor, post_data
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -94,29 +96,9 @@ def _public_blog(slug: str) -> LiveBlog | None:
     return LiveBlog.objects.public().select_related("successor").filter(slug=slug).first()
 
 
-# -- query parameters ---------------------------------------------------------------------------
-
-
-def _int_param(request: HttpRequest, name: str, default: int, low: int, high: int, message: str) -> int:
-    value = request.GET.get(name)
-    if value is None:
-        return default
-    # isdecimal() refuses "-1", "1.5", " 3" and "+3", which int() would accept; the length check
-    # keeps int() away from huge digit strings (which it refuses past 4300 digits with a 500).
-    valid = value.isascii() and value.isdecimal() and len(value) <= len(str(high))
-    if not valid or not low <= int(value) <= high:
-        raise BadRequest(message)
-    return int(value)
-
-
 def _limit(request: HttpRequest) -> int:
     message = f"limit must be an integer from 1 to {MAX_LIMIT}."
-    return _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, message)
-
-
-def _after(request: HttpRequest) -> int:
-    message = "after must be a non-negative integer: the last event seq the client applied."
-    return _int_param(request, "after", 0, 0, SEQ_MAX, message)
+    return parse_int(request.GET.get("limit"), default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT, message=message)
 
 
 # -- views --------------------------------------------------------------------------------------
@@ -134,25 +116,21 @@ def liveblog(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         limit = _limit(request)
         cursor = decode_cursor(request.GET["cursor"]) if "cursor" in request.GET else None
-    except BadRequest as error:
+    except BadParameter as error:
         return _error(str(error), 400, cache)
 
     visible = blog.posts.visible()
     stream = visible.filter(is_pinned=False).order_by("-published_at", "-pk")
     if cursor is not None:
-        # Keyset pagination: posts published meanwhile sort before the cursor and cannot shift
-        # the pages still to come (an offset would repeat posts).
-        published_at, pk = cursor
-        stream = stream.filter(Q(published_at__lt=published_at) | Q(published_at=published_at, pk__lt=pk))
-    page = list(stream[: limit + 1])
-    posts, more = page[:limit], len(page) > limit
+        stream = posts_after(stream, *cursor)
+    posts, next_post = take_page(stream, limit)
     pinned = visible.filter(is_pinned=True).first()
     # One prefetch for the page and the pinned post together.
     prefetch_related_objects([p for p in [pinned, *posts] if p is not None], bylines())
 
     next_url = None
-    if more:
-        query = urlencode({"cursor": encode_cursor(posts[-1]), "limit": limit})
+    if next_post is not None:
+        query = urlencode({"cursor": encode_cursor(next_post), "limit": limit})
         next_url = absolute(request, f"{reverse('api-liveblog', kwargs={'slug': blog.slug})}?{query}")
     data = {
         "blog": blog_data(request, blog),
@@ -171,13 +149,13 @@ def liveblog_events(request: HttpRequest, slug: str) -> HttpResponse:
         return _error("not found", 404)
     cache = _cache_control(blog)
     try:
-        after = _after(request)
-    except BadRequest as error:
+        after = parse_after(request.GET.get("after"))
+    except BadParameter as error:
         return _error(str(error), 400, cache)
 
-    limit = EVENTS_LIMIT
-    page = list(events_for_rendering().filter(live_blog=blog, seq__gt=after).order_by("seq")[: limit + 1])
-    events, more = page[:limit], len(page) > limit
+    events, last_event = take_page(
+        events_for_rendering().filter(live_blog=blog, seq__gt=after).order_by("seq"), EVENTS_LIMIT
+    )
     posts: dict[int, dict | None] = {}  # one post may appear in many events; serialize it once
 
     def post_of(event) -> dict | None:
@@ -191,9 +169,9 @@ def liveblog_events(request: HttpRequest, slug: str) -> HttpResponse:
     # An event committed after the blog row was read may be in the list: never report less than it.
     last_seq = max(blog.last_seq, events[-1].seq if events else 0)
     next_url = None
-    if more:
+    if last_event is not None:
         path = reverse("api-liveblog-events", kwargs={"slug": blog.slug})
-        next_url = absolute(request, f"{path}?{urlencode({'after': events[-1].seq})}")
+        next_url = absolute(request, f"{path}?{urlencode({'after': last_event.seq})}")
     data = {
         "events": [
             {

@@ -1,7 +1,7 @@
 """Checks of an archive being imported, and the archive format they check against.
 
 `load_archive` reads liveblog.json and checks every field, slug, time, body, image file and event
-before posts/exchange.py writes anything: an import must refuse a bad archive while the database and
+before archive/export.py writes anything: an import must refuse a bad archive while the database and
 MEDIA_ROOT are still untouched, with a message that names the faulty field.
 """
 
@@ -18,9 +18,8 @@ from PIL import Image, UnidentifiedImageError
 
 from authors.models import Author
 from images.processing import rendition_of
-
-from .models import Event, LiveBlog, Post
-from .sanitize import clean_html
+from posts.models import Event, LiveBlog, Post
+from posts.sanitize import clean_html
 
 FORMAT_VERSION = 1
 JSON_NAME = "liveblog.json"
