@@ -4,7 +4,7 @@ When PostgreSQL is down, restarting or out of connections, any request that touc
 OperationalError/InterfaceError: on connect, on a query or on COMMIT. Django would answer 500.
 This middleware answers 503 with Retry-After and a message that says plainly that nothing was
 saved, so editors try again (the composer keeps their text; the browser's back button keeps an
-admin form) and live.js retries its catch-up later.
+admin form) and the live client retries its catch-up later.
 
 - The response is rendered without a request context: no context processor, no session or user
   lookup, nothing that could touch the database again. It still passes through every other
@@ -76,7 +76,7 @@ def database_unavailable_response(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
         response = JsonResponse({"error": JSON_ERROR}, status=503)
         if _url_name(request).startswith("api-"):
-            response["Access-Control-Allow-Origin"] = "*"  # as every API answer (posts/api.py)
+            response["Access-Control-Allow-Origin"] = "*"  # as every API answer (api/views.py)
     else:
         if request.method in ("GET", "HEAD", "OPTIONS"):
             message = _("The database is briefly unavailable. Please try again in a moment.")

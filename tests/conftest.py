@@ -41,7 +41,7 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    # The catch-up endpoint caches answers per process (posts/views.py); SQLite reuses primary keys
+    # The catch-up endpoint caches answers per process (live/views.py); SQLite reuses primary keys
     # after a rolled-back test, so one test's answer must never reach the next.
     from django.core.cache import cache
 

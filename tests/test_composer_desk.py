@@ -89,7 +89,7 @@ def test_undo_restores_a_just_deleted_post_for_readers(editor_client, editor):
     assert kinds(blog) == ["post.created", "post.deleted", "post.updated"]
     event = blog.events.last()
     assert (event.post, event.actor) == (post, editor)
-    # The event readers get carries the post's markup: live.js inserts a post it does not have.
+    # The event readers get carries the post's markup: the live client inserts a post it does not have.
     payload = render_event(events_for_rendering().get(pk=event.pk))
     assert payload["kind"] == "post.updated" and f'id="post-{post.pk}"' in payload["html"]
     # And a reader loading the page sees it again.

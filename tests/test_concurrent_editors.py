@@ -3,7 +3,7 @@
 tests/test_sequence_concurrency.py proves the writer's side: seqs are gapless and seq order is commit
 order. This file checks the reader's side of the same contract under the same kind of load: four
 editor threads publish, edit, flag and delete their own posts while one reader follows the pushes
-the way static/js/live.js does (apply seq last+1, buffer a newer one, catch up when a gap lasts)
+the way static/js/live/ does (apply seq last+1, buffer a newer one, catch up when a gap lasts)
 and, at random moments, loses its socket: the pushes sent while it is offline are gone, and on
 "reconnect" it asks the catch-up endpoint for everything after the last seq it applied. Whatever
 the timing, the reader must end with exactly the database's visible posts, each in its current
@@ -13,7 +13,7 @@ The push is modelled by replacing broadcast.send_event: it still runs on commit 
 thread and renders the event as the real one does (render_event), but puts the payload on a queue
 the reader takes from, instead of the channel layer. Pushes of different threads can leave in
 another order than their seqs (see test_sequence_concurrency), which is what the reader's buffer is
-for. The bench drill bench/faults_editors.py does the same end to end (processes, Daphne, sockets).
+for. The bench drill bench/faults/editors/ does the same end to end (processes, Daphne, sockets).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ RESUMES_PER_SECOND = 25  # socket drops; each one loses the pushes sent while of
 OFFLINE_SECONDS = 0.08  # at most
 CATCH_UP_LIMIT = 5  # events per catch-up answer here (the app's: views.CATCH_UP_LIMIT)
 POST_PARTIAL = "posts/liveblog_detail.html#post"
-GAP_PATIENCE = 0.05  # live.js waits 0.3-2.3 s for a missing push; a shorter wait here, same logic
+GAP_PATIENCE = 0.05  # the live client waits 0.3-2.3 s for a missing push; a shorter wait here, same logic
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def pushes(monkeypatch) -> queue.Queue:
 
 
 class ResumingReader:
-    """static/js/live.js's ordering over the test client: pushes in seq order, catch-up for the rest."""
+    """static/js/live/'s ordering over the test client: pushes in seq order, catch-up for the rest."""
 
     def __init__(self, client, blog: LiveBlog) -> None:
         self.client = client
@@ -83,7 +83,7 @@ class ResumingReader:
             self.created[post_id] += 1
             self.inserted_while_shown += post_id in self.shown
         if event["html"]:
-            self.shown[post_id] = event["html"]  # live.js replaces an element with the same id
+            self.shown[post_id] = event["html"]  # the live client replaces an element with the same id
         else:
             self.shown.pop(post_id, None)
 
@@ -107,7 +107,7 @@ class ResumingReader:
         self.gap_since = time.monotonic() if self.buffered else None
 
     def catch_up(self) -> None:
-        for page in range(1000):  # live.js: again while a page came back and it is still behind
+        for page in range(1000):  # the live client: again while a page came back and it is still behind
             self.multi_page_catch_ups += page == 1
             response = self.client.get(self.url, {"after": self.last_seq})
             assert response.status_code == 200

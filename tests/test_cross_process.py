@@ -1,7 +1,7 @@
 """Two real Daphne processes sharing PostgreSQL and Redis: a post published through B reaches A.
 
 Runs the production path end to end: an editor logs in to B's admin over HTTP and posts with the
-composer; B renders the event once and sends one `group_send`; each process's hub (posts/hub.py)
+composer; B renders the event once and sends one `group_send`; each process's hub (live/hub.py)
 holds one group membership per blog and forwards the same bytes to its local sockets.
 
 The WebSocket client is a minimal RFC 6455 client on asyncio streams that shows the raw frames

@@ -3,7 +3,7 @@ page and socket, and everything recovers by itself when the database returns.
 
 The outage is simulated at Django's database layer (`DatabaseOutage`): while it is on, every new
 connection, query and COMMIT, in any thread, raises the driver's OperationalError, as a stopped
-server does. bench/faults_postgres.py drills the same with a real PostgreSQL stopped for 30 s.
+server does. bench/faults/postgres_down/ drills the same with a real PostgreSQL stopped for 30 s.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ def test_pool_settings_follow_the_environment(variables, pool):
 
 
 def test_persistent_connections_replace_the_default_pool():
-    # bench/faults.py's editor process asks for DJANGO_CONN_MAX_AGE=60; Django refuses both at once.
+    # bench.faults' editor process asks for DJANGO_CONN_MAX_AGE=60; Django refuses both at once.
     result = database_settings(DATABASE_URL=POSTGRES_URL, DJANGO_CONN_MAX_AGE="60")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == {"CONN_MAX_AGE": 60, "pool": None}

@@ -2,7 +2,7 @@
 
 The socket and the page here; catch-up, its retry and polling in bench/common/catchup.py.
 
-What it does, as live.js does it (since commit 7f7609b):
+What it does, as the live client does it (since commit 7f7609b):
 
 - Tracks `last_seq`, the seq of the last applied event. A pushed event with seq == last + 1 is
   applied (then any buffered successors); an older one is ignored; a newer one is buffered and
@@ -38,10 +38,10 @@ What it does, as live.js does it (since commit 7f7609b):
 - A socket silent for longer than the heartbeat timeout (60 s) is closed and replaced.
 - `blog.archived` stops the reader (no reconnect).
 
-Where a post goes (live.js `place()`) is not modelled here: this reader's page is the set of ids
-it shows, an event with html adds its post, "" removes it. That is what live.js shows for a page
+Where a post goes (the live client `place()`) is not modelled here: this reader's page is the set of ids
+it shows, an event with html adds its post, "" removes it. That is what the live client shows for a page
 with every post on it and no "Load older posts" (as here: a page loaded empty at seq 0 that catches
-up everything), read at the top and not paused. live.js's placement rules for the other pages
+up everything), read at the top and not paused. the live client's placement rules for the other pages
 (a post older than "Load older posts" is left to that link, which drops a post already on the page;
 new posts are held back while the reader is away, and "Show new updates" skips what is on the page
 by then; a delete removes both) are modelled by bench/faults/editors/page.py's EditorsReader.
@@ -189,7 +189,7 @@ class LiveReader(CatchUp):
     # ---- the socket --------------------------------------------------------------------------
 
     def _in_service(self) -> None:
-        """The socket's first frame: live.js's `served`."""
+        """The socket's first frame: the live client's `served`."""
         self._served = True
         self.stats.served += 1
         self._attempts = 0

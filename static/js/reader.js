@@ -1,9 +1,9 @@
-// Reader comforts that live.js does not need to know about:
+// Reader comforts that the live client does not need to know about:
 //
 // - Low-data mode (#low-data-toggle, remembered in localStorage): post images keep their box but
 //   load only when tapped. This file is loaded without defer, in <head>, so that it can take the
 //   images' src/srcset away as the parser inserts them, before the browser fetches them; images
-//   that live.js inserts later are caught by a MutationObserver on #posts and #pinned.
+//   that the live client inserts later are caught by a MutationObserver on #posts and #pinned.
 // - Posts that arrive at the top of the stream slide the older ones down with a transform
 //   (FLIP) instead of jumping them: no layout shift for the reader who is reading below.
 //
@@ -162,7 +162,7 @@
           if (record.target === postsEl && node.matches("article.post") && !replaced.has(node.id)) arrived.push(node);
         });
       }
-      // New posts at the top of the stream (live.js's insertions, not "Load older posts").
+      // New posts at the top of the stream (the live client's insertions, not "Load older posts").
       const top = arrived.filter((node) => !node.previousElementSibling?.matches("article.post")
         || arrived.includes(node.previousElementSibling));
       if (top.length && !document.hidden) slideIn(postsEl, top);

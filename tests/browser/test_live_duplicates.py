@@ -2,7 +2,7 @@
 
 static/js/live/stream.js places pushed posts (`place()`) while htmx appends older pages and the reader's
 "Show new updates" button inserts held-back ones. Each of those paths once added a second
-`article#post-<id>` (found by `bench/faults.py --scenario editors`):
+`article#post-<id>` (found by `python -m bench.faults --scenario editors`):
 
 - an event for an older post, not on the reloaded page, was inserted just above "Load older
   posts", and that link then appended the same post again;

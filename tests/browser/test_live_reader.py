@@ -1,7 +1,7 @@
 """The reader page in a real browser, against Daphne: live posts, edits, pause, scroll, reconnect.
 
 The client half of tests/test_live_updates.py and tests/test_catch_up.py: static/js/live/ on the
-page, a real WebSocket to posts/consumers.py, the catch-up endpoint after a restart. Daphne runs in
+page, a real WebSocket to live/consumers.py, the catch-up endpoint after a restart. Daphne runs in
 a child process (`daphne_server` in conftest.py) on the test database. The first test publishes
 through the admin composer served by that same Daphne; the others publish through
 `posts.services` in this process, whose broadcast reaches Daphne through a shared Redis channel

@@ -14,9 +14,9 @@ A scenario of bench.faults. Each run:
    (mostly recent ones).
 3. Meanwhile every reader resumes at random moments (a Poisson process, --editors-resume-rate per
    reader and second): mostly its socket drops (the transport is aborted: close 1006, so the
-   reader reconnects after live.js's backoff and catches up from its last applied seq), sometimes
+   reader reconnects after the live client's backoff and catches up from its last applied seq), sometimes
    (--editors-reload-share) it reloads: a fresh page from the server (data-seq, the newest 20 posts
-   and the "Load older posts" cursor), then a catch-up and a socket, as live.js starts.
+   and the "Load older posts" cursor), then a catch-up and a socket, as the live client starts.
 4. When the editors are done, every reader must show exactly the database's visible posts, each in
    its current version (the markup the server renders now), and have applied the blog's last seq.
 
@@ -27,7 +27,7 @@ buffer and catch up). Threads in this process would also share one GIL with the 
 loop, so publishing would slow the readers down and vice versa, and the publish rate would measure
 the GIL, not the database.
 
-What a reader shows is modelled on the DOM, as live.js changes it (`place()`): an event with markup
+What a reader shows is modelled on the DOM, as the live client changes it (`place()`): an event with markup
 replaces the element with the post's id; where there is none, it is left out if the post sorts
 below the page's "Load older posts" (that request brings it), held back while the reader is "away"
 (scrolled down or paused, --editors-away-rate; "Show new updates" inserts what is held back and not
@@ -41,7 +41,7 @@ slot is not modelled. So:
   (posts behind a reloaded page's "Load older posts" count only once a reader clicks through);
 - duplicated = an event seq applied twice by one page, or a post that would be on the page twice:
   inserted while one with its id is present (by an event), or found on the page already by "Show
-  new updates" or by "Load older posts". live.js now skips or drops such copies, but one counted
+  new updates" or by "Load older posts". the live client now skips or drops such copies, but one counted
   here means place() put a post where the button or the link brings it again (the bugs these
   counters found). After settling, --editors-older-clicks reloaded readers per run click "Load
   older posts" to the end and are then checked in full; for the others the drill counts the posts

@@ -58,7 +58,7 @@ class Crowd:
         return source_address(slot, self.drill.args.per_address)
 
     async def open(self, slot: int) -> None:
-        """Load the page (bounded retries), then start following it as live.js does."""
+        """Load the page (bounded retries), then start following it as the live client does."""
         page, error = None, None
         for attempt in range(10):
             try:

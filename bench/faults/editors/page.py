@@ -21,7 +21,7 @@ SortKey = tuple[datetime, int]  # the page's order, newest first: (published_at,
 
 
 def sort_key(article: str) -> SortKey:
-    """An article's place in the page's order, from its markup (live.js keyOf)."""
+    """An article's place in the page's order, from its markup (the live client keyOf)."""
     match = ARTICLE_KEY.match(article)
     if match is None:
         raise ValueError(f"no id and data-published in {article[:80]!r}")
@@ -65,10 +65,10 @@ async def get_text(
 
 
 class EditorsReader(LiveReader):
-    """A LiveReader that also holds the page's post elements, as live.js's `place()` changes them.
+    """A LiveReader that also holds the page's post elements, as the live client's `place()` changes them.
 
     Counts, at apply time, an event seq applied twice by this page and a post that would be on the
-    page twice (see the module's docstring: live.js skips or drops the second copy now; counting it
+    page twice (see the module's docstring: the live client skips or drops the second copy now; counting it
     shows that place() put it there). `present` (what the Drill reads) stays the set of ids on
     the page.
     """
@@ -89,9 +89,9 @@ class EditorsReader(LiveReader):
         self.inserted_by: dict[int, str] = {}
         self.older_pages = 0
         self.away = False
-        self.pending: dict[int, str] = {}  # new posts held back while away (live.js `pending`)
+        self.pending: dict[int, str] = {}  # new posts held back while away (the live client `pending`)
         # While "Load older posts" is on its way: post id -> the newest markup of each post below
-        # the link that an event changed (None: deleted) meanwhile (live.js `loadingOlder`).
+        # the link that an event changed (None: deleted) meanwhile (the live client `loadingOlder`).
         self.loading: dict[int, str | None] | None = None
         for pk, html in page.posts:
             self._insert(pk, html)
@@ -104,7 +104,7 @@ class EditorsReader(LiveReader):
         return len(elements) > 1
 
     def _below(self, html: str, cursor_key: SortKey | None) -> bool:
-        """live.js belowOlder(): the post sorts after the one "Load older posts" continues from."""
+        """the live client belowOlder(): the post sorts after the one "Load older posts" continues from."""
         return cursor_key is not None and sort_key(html) < cursor_key
 
     def _apply(self, event: dict) -> None:
@@ -119,7 +119,7 @@ class EditorsReader(LiveReader):
             self.place(int(event["post_id"]), (event.get("html") or "").strip(), event.get("kind", ""))
 
     def place(self, pk: int, html: str, kind: str = "") -> None:
-        """live.js place(): remove, replace in place, leave to "Load older posts", hold back, or insert."""
+        """the live client place(): remove, replace in place, leave to "Load older posts", hold back, or insert."""
         elements = self.dom.get(pk)
         if not html:
             if elements:  # every element with the id
@@ -142,11 +142,11 @@ class EditorsReader(LiveReader):
             self.inserted_by[pk] = kind
 
     def show_pending(self) -> None:
-        """The "Show N new updates" button (live.js showPending): what is not on the page by now."""
+        """The "Show N new updates" button (the live client showPending): what is not on the page by now."""
         pending, self.pending = self.pending, {}
         for pk, html in pending.items():
             if pk in self.dom:
-                self.dup_insert += 1  # live.js skips it: the copy on the page is newer
+                self.dup_insert += 1  # the live client skips it: the copy on the page is newer
                 continue
             self._insert(pk, html)
             self.inserted_by[pk] = "show-new-updates"
@@ -154,7 +154,7 @@ class EditorsReader(LiveReader):
     async def load_all_older(self, max_pages: int = 500) -> None:
         """Click "Load older posts" until there is no more (htmx appends the fragment's posts).
 
-        As live.js mergeOlder() changes the fragment: a post already on the page is dropped, one
+        As the live client mergeOlder() changes the fragment: a post already on the page is dropped, one
         an event changed while the request was on its way comes in that version (or not, if
         deleted), and changed posts the answer lacks join it if they sort above its own link.
         """

@@ -4,7 +4,7 @@
 // After a server restart every reader comes back at once: reconnects back off with full jitter,
 // and a reconnect costs one catch-up. Either the hello asks for it, or, while the socket is still
 // backing off, a poll gets the answer first and moves the reconnect up (its hello then finds
-// nothing missing). bench/reader.py mirrors this algorithm; keep the two in step.
+// nothing missing). bench/common/reader.py mirrors this algorithm; keep the two in step.
 import { BACKOFF_BASE, BACKOFF_CAP, jittered } from "./feed.js";
 import { Close, Frame } from "./protocol.js";
 
