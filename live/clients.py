@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +21,7 @@ FRAME_WINDOW = 10.0
 _client_sockets: dict[str, int] = {}
 
 
-def client_address(scope: dict[str, Any]) -> str | None:
+def client_address(scope: Mapping[str, Any]) -> str | None:
     """The address the per-client socket cap counts under, or None when the server knows none.
 
     `scope["client"]`, or the first X-Forwarded-For entry when `LIVEBLOG_TRUST_X_FORWARDED_FOR` is

@@ -76,9 +76,9 @@ class Hub:
         self.groups: dict[int, str] = {}
         self.last_seq: dict[int, int] = {}
         self._lock = asyncio.Lock()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         # The heartbeat's database query, kept while it runs (it may outlive one heartbeat).
-        self._seq_query: asyncio.Future | None = None
+        self._seq_query: asyncio.Future[list[tuple[int, int]]] | None = None
 
     async def join(self, blog_id: int, group: str, reader: Reader) -> None:
         """Deliver the blog's events to `reader` from now on."""
@@ -108,6 +108,7 @@ class Hub:
                 self.last_seq.pop(blog_id, None)
                 group = self.groups.pop(blog_id)
                 try:
+                    assert self.channel is not None  # set by the join() that added the reader
                     await self.layer.group_discard(group, self.channel)
                 except Exception:
                     logger.exception("Could not leave %s; the membership will expire", group)
@@ -159,6 +160,7 @@ class Hub:
             await self.leave(blog_id, reader)
 
     async def _receive_forever(self) -> None:
+        assert self.channel is not None  # join() sets it before it starts this task
         while True:
             try:
                 message = await self.layer.receive(self.channel)
@@ -173,6 +175,8 @@ class Hub:
             if message.get("type") != MESSAGE_TYPE:
                 continue
             blog_id = message.get("blog_id")
+            if blog_id is None:  # no blog has readers here under None: nothing to forward
+                continue
             self.saw_seq(blog_id, message.get("seq", 0))
             await self.forward(blog_id, protocol.event(message["event"]))
             if closes_blog(message):
@@ -228,6 +232,7 @@ class Hub:
             await self._rejoin()
 
     async def _rejoin(self) -> None:
+        assert self.channel is not None  # set by the join() that started the hub's tasks
         for group in list(self.groups.values()):
             try:
                 await self.layer.group_add(group, self.channel)

@@ -23,7 +23,8 @@ class ReaderSocket(AsyncWebsocketConsumer):
     """
 
     # No channel of its own: the process's hub receives for all its readers (live/hub.py).
-    channel_layer_alias: str | None = None  # type: ignore[assignment]
+    # The stubs declare it ClassVar[str]; Channels takes None as "no layer" (get_channel_layer(None)).
+    channel_layer_alias = None  # type: ignore[assignment]
     closing = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
