@@ -11,11 +11,13 @@ import binascii
 import html
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import strip_tags
 
+from authors.models import Author
 from images.processing import AVATAR_SIZES
 from posts.models import LiveBlog, Post
 from posts.paging import BadParameter
@@ -42,7 +44,7 @@ def body_text(body_html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _author(request: HttpRequest, author) -> dict:
+def _author(request: HttpRequest, author: Author) -> dict[str, Any]:
     avatar = {str(size): absolute(request, author.avatar_url(size)) for size in AVATAR_SIZES}
     return {
         "name": author.name,
@@ -53,7 +55,7 @@ def _author(request: HttpRequest, author) -> dict:
     }
 
 
-def _image(request: HttpRequest, post: Post) -> dict | None:
+def _image(request: HttpRequest, post: Post) -> dict[str, Any] | None:
     if not post.image:
         return None
     srcset = [f"{absolute(request, url)} {width}w" for url, width in post.image_renditions]
@@ -68,7 +70,7 @@ def _image(request: HttpRequest, post: Post) -> dict | None:
     }
 
 
-def post_data(request: HttpRequest, post: Post, blog: LiveBlog) -> dict:
+def post_data(request: HttpRequest, post: Post, blog: LiveBlog) -> dict[str, Any]:
     """One post as the API shows it. Prefetch its `bylines()` first."""
     permalink = reverse("post-detail", kwargs={"slug": blog.slug, "pk": post.pk})
     return {
@@ -87,7 +89,7 @@ def post_data(request: HttpRequest, post: Post, blog: LiveBlog) -> dict:
     }
 
 
-def blog_data(request: HttpRequest, blog: LiveBlog) -> dict:
+def blog_data(request: HttpRequest, blog: LiveBlog) -> dict[str, Any]:
     successor = blog.successor
     if successor is not None and successor.is_draft:
         successor = None  # not public yet: its slug would point readers at a 404

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import prefetch_related_objects
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import conditional_page
 
 from live.views import CATCH_UP_LIMIT
 from posts.broadcast import POST_KINDS, events_for_rendering
-from posts.models import LiveBlog, bylines
+from posts.models import Event, LiveBlog, Post, bylines
 from posts.paging import BadParameter, parse_after, parse_int, posts_after, take_page
 
 from .serializers import absolute, blog_data, decode_cursor, encode_cursor, post_data
@@ -46,7 +47,7 @@ def _cors(response: HttpResponse) -> HttpResponse:
 
 
 def _json(
-    data: dict, *, status: int = 200, cache: str = LIVE_CACHE, language: str | None = None
+    data: dict[str, Any], *, status: int = 200, cache: str = LIVE_CACHE, language: str | None = None
 ) -> JsonResponse:
     response = JsonResponse(
         data, status=status, encoder=DjangoJSONEncoder, json_dumps_params={"ensure_ascii": False}
@@ -62,7 +63,7 @@ def _error(message: str, status: int, cache: str = LIVE_CACHE) -> JsonResponse:
     return _json({"error": message}, status=status, cache=cache)
 
 
-def api_view(view: Callable) -> Callable:
+def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """GET (and HEAD) only, CORS on every answer, OPTIONS preflights answered without the view.
 
     Answers carry an ETag of their body; a client (or CDN) polling with If-None-Match gets 304
@@ -71,7 +72,7 @@ def api_view(view: Callable) -> Callable:
     view = conditional_page(view)
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method == "OPTIONS":
             response = HttpResponse(status=204)
             response["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
@@ -120,7 +121,7 @@ def liveblog(request: HttpRequest, slug: str) -> HttpResponse:
         return _error(str(error), 400, cache)
 
     visible = blog.posts.visible()
-    stream = visible.filter(is_pinned=False).order_by("-published_at", "-pk")
+    stream: QuerySet[Post] = visible.filter(is_pinned=False).order_by("-published_at", "-pk")
     if cursor is not None:
         stream = posts_after(stream, *cursor)
     posts, next_post = take_page(stream, limit)
@@ -156,9 +157,9 @@ def liveblog_events(request: HttpRequest, slug: str) -> HttpResponse:
     events, last_event = take_page(
         events_for_rendering().filter(live_blog=blog, seq__gt=after).order_by("seq"), EVENTS_LIMIT
     )
-    posts: dict[int, dict | None] = {}  # one post may appear in many events; serialize it once
+    posts: dict[int, dict[str, Any] | None] = {}  # one post may appear in many events; serialize it once
 
-    def post_of(event) -> dict | None:
+    def post_of(event: Event) -> dict[str, Any] | None:
         post = event.post
         if event.kind not in POST_KINDS or post is None or post.is_deleted:
             return None

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 from PIL import Image, UnidentifiedImageError
 
 from authors.models import Author
@@ -40,7 +43,7 @@ class ExchangeError(Exception):
     """The export or import cannot be done; nothing was written (the message says why)."""
 
 
-def load_archive(directory: Path) -> dict:
+def load_archive(directory: Path) -> dict[str, Any]:
     """Read and check liveblog.json and the files it names; raise ExchangeError on any problem."""
     path = directory / JSON_NAME
     if not path.is_file():
@@ -67,7 +70,7 @@ def load_archive(directory: Path) -> dict:
     return data
 
 
-def _require(obj, where: str, spec: dict[str, tuple]) -> None:
+def _require(obj: object, where: str, spec: dict[str, tuple[type, ...]]) -> None:
     if not isinstance(obj, dict):
         raise ExchangeError(f"{where} must be an object.")
     for name, types in spec.items():
@@ -77,7 +80,7 @@ def _require(obj, where: str, spec: dict[str, tuple]) -> None:
             raise ExchangeError(f"{where}.{name} has the wrong type ({type(obj[name]).__name__}).")
 
 
-def _times(obj: dict, where: str, names, required=()) -> None:
+def _times(obj: dict[str, Any], where: str, names: Iterable[str], required: Sequence[str] = ()) -> None:
     """Parse ISO 8601 times in place (they must carry a UTC offset)."""
     for name in names:
         value = obj[name]
@@ -96,7 +99,7 @@ STR, OPT_STR, INT, OPT_INT, BOOL = (str,), (str, type(None)), (int,), (int, type
 OPT_OBJ, LIST = (dict, type(None)), (list,)
 
 
-def _check(directory: Path, data: dict) -> None:
+def _check(directory: Path, data: dict[str, Any]) -> None:
     _require(data, "document", {"blog": (dict,), "authors": LIST, "posts": LIST, "events": LIST})
     blog = data["blog"]
     _require(
@@ -170,7 +173,7 @@ def _check(directory: Path, data: dict) -> None:
         raise ExchangeError(f"blog.last_seq is {blog['last_seq']}, below the newest event's seq {seq}.")
 
 
-def _full_clean(instance, where: str, exclude=()) -> None:
+def _full_clean(instance: Model, where: str, exclude: Iterable[str] = ()) -> None:
     try:
         instance.full_clean(exclude=[*exclude, "live_blog", "created_by", "user"], validate_unique=False)
     except ValidationError as exc:
@@ -179,7 +182,7 @@ def _full_clean(instance, where: str, exclude=()) -> None:
         ) from None
 
 
-def _check_image(directory: Path, image: dict, where: str, folder: str) -> None:
+def _check_image(directory: Path, image: dict[str, Any], where: str, folder: str) -> None:
     """The image's files lie under media/<folder>/, are named as renditions of its file, are WebP."""
     _require(image, where, {"file": STR, "renditions": LIST})
     main = _media_name(image["file"], where, folder)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -87,7 +88,9 @@ def _delete(names: list[str]) -> None:
         default_storage.delete(name)
 
 
-def _write(directory: Path, data: dict, existing: dict[str, Author], copied: list[str]) -> ImportResult:
+def _write(
+    directory: Path, data: dict[str, Any], existing: dict[str, Author], copied: list[str]
+) -> ImportResult:
     blog_data = data["blog"]
     blog = LiveBlog(
         **{name: blog_data[name] for name in BLOG_TEXT_FIELDS},
@@ -152,14 +155,14 @@ def _write(directory: Path, data: dict, existing: dict[str, Author], copied: lis
     return result
 
 
-def _copy_image(directory: Path, image: dict, copied: list[str]) -> str:
+def _copy_image(directory: Path, image: dict[str, Any], copied: list[str]) -> str:
     """Store an image's renditions; return the storage name of its main file.
 
     The stored names are kept (so a re-export names the same files) unless another file already
     has one of them: then all renditions get a fresh random stem, as new uploads do.
     """
     names = {r["file"].removeprefix(f"{MEDIA_DIR}/"): directory / r["file"] for r in image["renditions"]}
-    main = image["file"].removeprefix(f"{MEDIA_DIR}/")
+    main: str = image["file"].removeprefix(f"{MEDIA_DIR}/")
     clash = any(
         default_storage.exists(name) and _read(name) != path.read_bytes() for name, path in names.items()
     )
@@ -178,4 +181,5 @@ def _copy_image(directory: Path, image: dict, copied: list[str]) -> str:
 
 def _read(name: str) -> bytes:
     with default_storage.open(name, "rb") as stored:
-        return stored.read()
+        content: bytes = stored.read()  # the stubs' File.read() returns Any
+        return content

@@ -5,22 +5,32 @@ or else its creation) is older than N days. Archiving goes through services.arch
 get the archive notice live, as when an editor archives.
 """
 
-from datetime import timedelta
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from posts import services
 from posts.models import LiveBlog
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 DEFAULT_DAYS = 7
 
 
-def with_last_activity(blogs):
+class LastActivity(TypedDict):
+    last_activity: datetime
+
+
+def with_last_activity(blogs: QuerySet[LiveBlog]) -> QuerySet[WithAnnotations[LiveBlog, LastActivity]]:
     return blogs.annotate(
         last_activity=Coalesce(
             Max("posts__published_at", filter=Q(posts__deleted_at__isnull=True)),
@@ -30,13 +40,13 @@ def with_last_activity(blogs):
     )
 
 
-def idle_blogs(cutoff):
+def idle_blogs(cutoff: datetime) -> QuerySet[WithAnnotations[LiveBlog, LastActivity]]:
     """Live blogs whose last activity is before `cutoff`, longest idle first."""
     live = LiveBlog.objects.filter(state=LiveBlog.State.LIVE)
     return with_last_activity(live).filter(last_activity__lt=cutoff).order_by("last_activity", "pk")
 
 
-def archive_if_idle(blog: LiveBlog, cutoff) -> bool:
+def archive_if_idle(blog: LiveBlog, cutoff: datetime) -> bool:
     """Archive `blog` if it is still live and idle, checked again under its row lock.
 
     Services publish under the same lock, so a post that arrived since the scan keeps the blog live.
@@ -52,7 +62,7 @@ def archive_if_idle(blog: LiveBlog, cutoff) -> bool:
 class Command(BaseCommand):
     help = "Archive live blogs whose newest visible post is older than --days (one line per blog)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--days",
             type=int,
@@ -61,7 +71,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--dry-run", action="store_true", help="list the blogs, change nothing")
 
-    def handle(self, *args, days, dry_run, **options):
+    def handle(self, *args: Any, days: int | None, dry_run: bool, **options: Any) -> None:
         if days is None:
             days = getattr(settings, "LIVEBLOG_AUTO_ARCHIVE_DAYS", DEFAULT_DAYS)
         if not isinstance(days, int) or days < 1:

@@ -1,6 +1,8 @@
 """`manage.py export_liveblog <slug> <dir>`: a live blog as a static archive (see archive/)."""
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from archive import export
 from archive.checks import ExchangeError
@@ -13,11 +15,11 @@ class Command(BaseCommand):
         "the images it shows under media/, and liveblog.json for import_liveblog."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug", help="slug of the live blog (any state, drafts too)")
         parser.add_argument("directory", help="where to write; created if missing, must be empty")
 
-    def handle(self, *args, slug, directory, **options):
+    def handle(self, *args: Any, slug: str, directory: str, **options: Any) -> None:
         blog = LiveBlog.objects.filter(slug=slug).first()
         if blog is None:
             raise CommandError(f"No live blog has the slug “{slug}”.")

@@ -1,6 +1,8 @@
 """`manage.py import_liveblog <dir>`: restore a blog written by export_liveblog (see archive/)."""
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from archive import restore
 from archive.checks import ExchangeError
@@ -12,10 +14,10 @@ class Command(BaseCommand):
         "(deleted ones too), the event log and images. Refused if the blog's slug exists."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("directory", help="a directory written by export_liveblog")
 
-    def handle(self, *args, directory, **options):
+    def handle(self, *args: Any, directory: str, **options: Any) -> None:
         try:
             result = restore.import_blog(directory)
         except ExchangeError as exc:
