@@ -155,8 +155,8 @@ def load(now: datetime | None = None, content_dir: Path | None = None) -> LoadRe
     with transaction.atomic():
         user, result.user_created = _ensure_editor()
         authors = {}
-        for spec in content.authors:
-            authors[spec.slug], created = _ensure_author(spec, user)
+        for author_spec in content.authors:
+            authors[author_spec.slug], created = _ensure_author(author_spec, user)
             result.authors_created += created
         needs_chart = any(p.chart for b in missing for p in b.posts)
         chart = process_photo(chart_png()) if needs_chart else None

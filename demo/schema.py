@@ -128,28 +128,29 @@ class _Entry:
         return value
 
     def text(self, key: str, default: str = _REQUIRED) -> str:
-        value = self._get(key, str, "text", default)
+        value: str = self._get(key, str, "text", default)
         if default is _REQUIRED and not value.strip():
             self.fail(f'"{key}" is empty')
         return value
 
     def number(self, key: str, low: int | None = None, high: int | None = None) -> int:
-        value = self._get(key, int, "a whole number", _REQUIRED)
+        value: int = self._get(key, int, "a whole number", _REQUIRED)
         if (low is not None and value < low) or (high is not None and value > high):
             self.fail(f'"{key}" must be between {low} and {high}, got {value}')
         return value
 
     def flag(self, key: str, default: bool = False) -> bool:
-        return self._get(key, bool, "true or false", default)
+        value: bool = self._get(key, bool, "true or false", default)
+        return value
 
     def texts(self, key: str) -> list[str]:
-        values = self._get(key, list, "a list of texts", _REQUIRED)
+        values: list[Any] = self._get(key, list, "a list of texts", _REQUIRED)
         if not values or not all(isinstance(v, str) and v.strip() for v in values):
             self.fail(f'"{key}" must be a non-empty list of non-empty texts')
         return values
 
     def objects(self, key: str) -> list[Any]:
-        values = self._get(key, list, "a list", _REQUIRED)
+        values: list[Any] = self._get(key, list, "a list", _REQUIRED)
         if not values:
             self.fail(f'"{key}" is empty')
         return values

@@ -15,8 +15,9 @@ from live.routing import websocket_urlpatterns  # noqa: E402
 
 
 class Denier(WebsocketDenier):
-    # Refuses the handshake (HTTP 403) without making a channel-layer channel first.
-    channel_layer_alias = None
+    # Refuses the handshake (HTTP 403) without making a channel-layer channel first. The stubs
+    # declare it ClassVar[str]; Channels takes None as "no layer" (get_channel_layer(None)).
+    channel_layer_alias = None  # type: ignore[assignment]
 
 
 class OriginRequired:
@@ -43,6 +44,9 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Browsers send Origin on every WebSocket handshake; only our own hosts may open one.
-        "websocket": OriginRequired(AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns))),
+        # path() gives plain URLPatterns; the stubs want their _ExtendedURLPattern (ASGI callback).
+        "websocket": OriginRequired(
+            AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
+        ),
     }
 )

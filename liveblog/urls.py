@@ -41,7 +41,7 @@ urlpatterns = [
 def media(request, path: str):
     """Uploaded images. Stored names are random and files re-encoded; nosniff comes from
     SecurityMiddleware. MEDIA_ROOT is read per request, so it always matches the storage's."""
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
+    return serve(request, path, document_root=str(settings.MEDIA_ROOT))
 
 
 if settings.SERVE_MEDIA:

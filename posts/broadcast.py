@@ -19,6 +19,7 @@ import threading
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -41,7 +42,7 @@ POST_KINDS = frozenset(
 )
 
 
-def events_for_rendering():
+def events_for_rendering() -> QuerySet[Event]:
     """Events with everything render_event() reads, in a fixed number of queries."""
     return Event.objects.select_related("live_blog__successor", "post__live_blog").prefetch_related(
         bylines("post__")

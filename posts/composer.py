@@ -60,12 +60,15 @@ def _list_posts(blog: LiveBlog) -> list[Post]:
     posts = list(blog.posts.for_display()[:LIST_LIMIT])
     now = timezone.now()
     for post in posts:
-        left = (post.deleted_at + UNDO_OFFER - now).total_seconds() if post.is_deleted else 0
-        post.undo_seconds = max(0, int(left))
-        post.thumbnail = ""
+        left = (post.deleted_at + UNDO_OFFER - now).total_seconds() if post.deleted_at is not None else 0
+        # undo_seconds and thumbnail: desk-only display attributes, not fields of Post.
+        post.undo_seconds = max(0, int(left))  # type: ignore[attr-defined]
+        post.thumbnail = ""  # type: ignore[attr-defined]
         if post.image:
             small = PHOTO_WIDTHS[0]  # stored only for images at least that wide
-            post.thumbnail = post.image_url(small) if (post.image_width or 0) >= small else post.image.url
+            post.thumbnail = (  # type: ignore[attr-defined]
+                post.image_url(small) if (post.image_width or 0) >= small else post.image.url
+            )
     return posts
 
 

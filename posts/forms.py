@@ -6,6 +6,8 @@ never re-send) and the error next to its field.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
@@ -19,6 +21,9 @@ from images.processing import process_photo
 
 from .checks import EditConflictError, check_blog_open, check_image_alt, check_post_in_blog, check_version
 from .models import LiveBlog, Post
+
+if TYPE_CHECKING:
+    from django.http import QueryDict
 
 IMAGE_ACCEPT = "image/jpeg,image/png,image/gif,image/webp"
 
@@ -75,14 +80,15 @@ class PostForm(forms.ModelForm):
     def __init__(self, *args, live_blog: LiveBlog | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         # Select2 appends picks in the order they are made, so the submitted order is the byline.
-        authors = self.fields["authors"]
+        authors = cast(OrderedAuthorsField, self.fields["authors"])
         authors.widget = AutocompleteSelectMultiple(Post._meta.get_field("authors"), admin.site)
         authors.widget.choices = authors.choices
         if live_blog is not None and not self.instance.live_blog_id:
             self.instance.live_blog = live_blog
         self.live_blog = self.instance.live_blog if self.instance.live_blog_id else None
         if "live_blog" in self.fields:
-            self.fields["live_blog"].queryset = LiveBlog.objects.exclude(state=LiveBlog.State.ARCHIVED)
+            blogs = cast("forms.ModelChoiceField[LiveBlog]", self.fields["live_blog"])
+            blogs.queryset = LiveBlog.objects.exclude(state=LiveBlog.State.ARCHIVED)
         if self.instance.pk:
             self.fields["base_version"].initial = self.instance.version
             self.fields["authors"].initial = [a.pk for a in self.instance.ordered_authors]
@@ -93,8 +99,9 @@ class PostForm(forms.ModelForm):
         upload = self.cleaned_data.get("image_upload")
         return process_photo(upload) if upload else None
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # ModelForm.clean() returns cleaned_data
         blog = cleaned.get("live_blog") or self.live_blog
         try:
             if self.instance.pk and blog is not None:
@@ -112,12 +119,14 @@ class PostForm(forms.ModelForm):
         except ValidationError as refusal:
             self.add_error(None, refusal)
         self._check_version(cleaned)
-        if self.service_refusal is not None and not self.has_error(NON_FIELD_ERRORS, self.service_refusal.code):
+        if self.service_refusal is not None and not self.has_error(
+            NON_FIELD_ERRORS, self.service_refusal.code
+        ):
             # The service refused under the lock what the checks here had let through (PostAdmin).
             self.add_error(None, self.service_refusal)
         return cleaned
 
-    def _check_version(self, cleaned) -> None:
+    def _check_version(self, cleaned: dict[str, Any]) -> None:
         if not self.instance.pk:
             return
         current = Post.objects.filter(pk=self.instance.pk).first()
@@ -127,8 +136,10 @@ class PostForm(forms.ModelForm):
             check_version(current, cleaned.get("base_version"))
         except EditConflictError as conflict:
             # Show their version; saving again now deliberately replaces it.
-            self.data = self.data.copy()
-            self.data[self.add_prefix("base_version")] = current.version
+            # A bound form's data here is request.POST, whose copy is mutable.
+            data = cast("QueryDict", self.data).copy()
+            data[self.add_prefix("base_version")] = str(current.version)
+            self.data = data
             self.add_error(None, conflict)
 
     def validate_constraints(self):

@@ -1,4 +1,5 @@
 import zoneinfo
+from typing import Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -21,8 +22,8 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
 
 
-class LiveBlogQuerySet(models.QuerySet):
-    def public(self):
+class LiveBlogQuerySet(models.QuerySet["LiveBlog"]):
+    def public(self) -> Self:
         """Blogs readers may see: live and archived, never drafts."""
         return self.exclude(state=LiveBlog.State.DRAFT)
 
@@ -138,11 +139,11 @@ def bylines(through: str = "") -> models.Prefetch:
     return models.Prefetch(f"{through}post_authors", queryset=PostAuthor.objects.select_related("author"))
 
 
-class PostQuerySet(models.QuerySet):
-    def visible(self):
+class PostQuerySet(models.QuerySet["Post"]):
+    def visible(self) -> Self:
         return self.filter(deleted_at__isnull=True)
 
-    def for_display(self):
+    def for_display(self) -> Self:
         return self.prefetch_related(bylines()).order_by("-published_at", "-pk")
 
 
@@ -229,7 +230,9 @@ class Post(models.Model):
         return [pa.author for pa in self.post_authors.all()]
 
     def image_url(self, width: int) -> str:
-        return self.image.storage.url(rendition_of(self.image.name, width))
+        name = self.image.name
+        assert name is not None  # a FieldFile read from a row has a str name ("" without a file)
+        return self.image.storage.url(rendition_of(name, width))
 
     @property
     def image_renditions(self) -> list[tuple[str, int]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from .models import Post
 
@@ -55,7 +55,7 @@ def posts_after(
     return posts.filter(Q(published_at__lt=published_at) | Q(published_at=published_at, pk__lt=pk))
 
 
-def take_page[T](items: QuerySet[T], limit: int) -> tuple[list[T], T | None]:
+def take_page[T: Model](items: QuerySet[T], limit: int) -> tuple[list[T], T | None]:
     """The first `limit` items, and the one to continue after (None at the end)."""
     page = list(items[: limit + 1])
     return page[:limit], (page[limit - 1] if len(page) > limit else None)

@@ -10,7 +10,7 @@ class LiveBlogSitemap(Sitemap):
     def lastmod(self, blog: LiveBlog):
         return blog.updated_at
 
-    def changefreq(self, blog: LiveBlog) -> str:  # type: ignore[override]
+    def changefreq(self, blog: LiveBlog) -> str:
         return "never" if blog.is_archived else "always"
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Max
 from django.template.response import TemplateResponse
@@ -13,6 +17,16 @@ from django.utils.translation import ngettext
 
 from posts import composer, services
 from posts.models import LiveBlog
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise, WithAnnotations
+
+
+class _Totals(TypedDict):
+    """What LiveBlogAdmin.get_queryset() annotates on each blog."""
+
+    post_total: int
+    last_post: datetime | None
 
 
 def error_text(error: ValidationError) -> str:
@@ -72,11 +86,11 @@ class LiveBlogAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description=_("posts"), ordering="post_total")
-    def post_count(self, obj: LiveBlog) -> int:
+    def post_count(self, obj: WithAnnotations[LiveBlog, _Totals]) -> int:
         return obj.post_total
 
     @admin.display(description=_("last post"), ordering="last_post")
-    def last_post_at(self, obj: LiveBlog):
+    def last_post_at(self, obj: WithAnnotations[LiveBlog, _Totals]) -> datetime | None:
         return obj.last_post
 
     @admin.display(description=_("open"))
@@ -118,7 +132,9 @@ class LiveBlogAdmin(admin.ModelAdmin):
         ]
 
     # State changes: admin actions with a confirmation step, carried out by the services.
-    def _confirm_and_run(self, request, queryset, *, service, permission: str, verb: str, question: str):
+    def _confirm_and_run(
+        self, request, queryset, *, service, permission: str, verb: StrOrPromise, question: StrOrPromise
+    ):
         if not request.user.has_perm(f"posts.{permission}"):
             raise PermissionDenied
         if request.POST.get("confirmed") != "yes":
@@ -133,7 +149,7 @@ class LiveBlogAdmin(admin.ModelAdmin):
                     "action": request.POST.get("action"),
                     "verb": verb,
                     "opts": self.model._meta,
-                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
                 },
             )
         done = 0

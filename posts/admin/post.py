@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from images.processing import ProcessedImage
 from posts import services
 from posts.forms import PostForm, media_with_nonce
 from posts.models import Post, bylines
 
 from .liveblog import error_text
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -85,13 +91,13 @@ class PostAdmin(admin.ModelAdmin):
         return ", ".join(a.name for a in obj.ordered_authors)
 
     @admin.display(description=_("status"))
-    def status(self, obj: Post) -> str:
+    def status(self, obj: Post) -> StrOrPromise:
         if obj.is_deleted:
             return _("deleted")
         return _("edited") if obj.edited_at else _("published")
 
     @admin.display(description=_("current image"))
-    def image_preview(self, obj: Post) -> str:
+    def image_preview(self, obj: Post | None) -> str:
         if not obj or not obj.image:
             return "–"
         return format_html(
@@ -142,7 +148,7 @@ class PostAdmin(admin.ModelAdmin):
                 obj, authors=data["authors"], image=data.get("image_upload"), actor=request.user
             )
             return
-        image = services.KEEP
+        image: ProcessedImage | services.Keep | None = services.KEEP
         if data.get("image_upload"):
             image = data["image_upload"]
         elif data.get("remove_image"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,9 +12,12 @@ from posts.models import Event, LiveBlog
 
 from .log import lock_blog, record_event
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 @transaction.atomic
-def go_live(live_blog: LiveBlog, *, actor=None) -> LiveBlog:
+def go_live(live_blog: LiveBlog, *, actor: User | None = None) -> LiveBlog:
     """Open a draft blog to readers; coverage starts now (the first time)."""
     blog = lock_blog(live_blog)
     if blog.is_live:
@@ -25,7 +30,7 @@ def go_live(live_blog: LiveBlog, *, actor=None) -> LiveBlog:
 
 
 @transaction.atomic
-def archive_blog(live_blog: LiveBlog, *, actor=None) -> LiveBlog:
+def archive_blog(live_blog: LiveBlog, *, actor: User | None = None) -> LiveBlog:
     """Freeze a live blog: read-only from now on, coverage ends now."""
     blog = lock_blog(live_blog)
     check_blog_archivable(blog)
@@ -37,7 +42,7 @@ def archive_blog(live_blog: LiveBlog, *, actor=None) -> LiveBlog:
 
 
 @transaction.atomic
-def reopen_blog(live_blog: LiveBlog, *, actor=None) -> LiveBlog:
+def reopen_blog(live_blog: LiveBlog, *, actor: User | None = None) -> LiveBlog:
     """Take an archived blog live again (needs posts.reopen_liveblog; callers check it)."""
     blog = lock_blog(live_blog, open_only=False)
     if not blog.is_archived:

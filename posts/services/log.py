@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
 from posts import broadcast
 from posts.checks import check_blog_open, check_post_in_blog, check_post_not_deleted
 from posts.models import Event, LiveBlog, Post
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def lock_blog(live_blog: LiveBlog, *, open_only: bool = True) -> LiveBlog:
@@ -29,7 +33,7 @@ def lock_post(post: Post, *, deleted_ok: bool = False) -> tuple[LiveBlog, Post]:
     return blog, current
 
 
-def record_event(blog: LiveBlog, kind: str, post: Post | None = None, actor=None) -> Event:
+def record_event(blog: LiveBlog, kind: str, post: Post | None = None, actor: User | None = None) -> Event:
     """Append the blog's next event; the caller holds the blog's row lock."""
     blog.last_seq += 1
     LiveBlog.objects.filter(pk=blog.pk).update(last_seq=blog.last_seq)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from functools import partial
+from typing import TYPE_CHECKING, Final
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,10 +25,21 @@ from posts.sanitize import clean_html
 
 from .log import lock_blog, lock_post, record_event
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 __all__ = ["RESTORE_WINDOW", "BlogClosedError", "EditConflictError"]
 
 CONTENT_FIELDS = ("headline", "body", "image", "image_alt", "image_caption", "image_credit", "source")
-KEEP = object()  # "leave the image as it is" for update_post
+
+
+class Keep(enum.Enum):
+    """The type of KEEP, a sentinel (an enum, so that type checkers can narrow `image is not KEEP`)."""
+
+    KEEP = "keep"
+
+
+KEEP: Final = Keep.KEEP  # "leave the image as it is" for update_post
 
 
 def _set_authors(post: Post, authors: Sequence[Author], *, replace: bool = True) -> None:
@@ -38,7 +51,7 @@ def _set_authors(post: Post, authors: Sequence[Author], *, replace: bool = True)
     )
 
 
-def _unpin_others(blog: LiveBlog, keep: Post | None, actor) -> None:
+def _unpin_others(blog: LiveBlog, keep: Post | None, actor: User | None) -> None:
     """Unpin the blog's pinned post (if another), recording the change readers must apply."""
     pinned = Post.objects.select_for_update().filter(live_blog=blog, is_pinned=True, deleted_at__isnull=True)
     if keep is not None and keep.pk:
@@ -54,7 +67,7 @@ def _validate(post: Post) -> None:
     post.full_clean(exclude=["live_blog", "created_by"], validate_constraints=False)
 
 
-def _prepare_new(post: Post, blog: LiveBlog, actor) -> None:
+def _prepare_new(post: Post, blog: LiveBlog, actor: User | None) -> None:
     """A new post of `blog`, its body sanitized and validated, credited to `actor` if unset."""
     post.live_blog = blog
     post.body = clean_html(post.body)
@@ -69,7 +82,7 @@ def publish_post(
     *,
     authors: Sequence[Author] = (),
     image: ProcessedImage | None = None,
-    actor=None,
+    actor: User | None = None,
 ) -> Post:
     """Publish a new (unsaved) post. Call inside or outside a transaction; broadcasts on commit."""
     if post.pk:
@@ -89,7 +102,7 @@ def publish_post(
 
 @transaction.atomic
 def publish_posts(
-    live_blog: LiveBlog, posts: Sequence[Post], *, authors: Sequence[Author] = (), actor=None
+    live_blog: LiveBlog, posts: Sequence[Post], *, authors: Sequence[Author] = (), actor: User | None = None
 ) -> list[Post]:
     """Publish several new posts at once, in the given order: one lock, one event each.
 
@@ -128,9 +141,9 @@ def update_post(
     post: Post,
     *,
     authors: Sequence[Author] | None = None,
-    image: ProcessedImage | object | None = KEEP,
+    image: ProcessedImage | Keep | None = KEEP,
     expected_version: int | None = None,
-    actor=None,
+    actor: User | None = None,
 ) -> Post:
     """Save an edited post (its fields changed in memory).
 
@@ -183,7 +196,7 @@ def update_post(
 
 
 @transaction.atomic
-def delete_post(post: Post, *, actor=None) -> Post:
+def delete_post(post: Post, *, actor: User | None = None) -> Post:
     """Soft-delete: readers get a removal; the row stays for the record."""
     blog, current = lock_post(post, deleted_ok=True)
     if current.is_deleted:
@@ -198,7 +211,7 @@ def delete_post(post: Post, *, actor=None) -> Post:
 
 
 @transaction.atomic
-def restore_post(post: Post, *, actor=None) -> Post:
+def restore_post(post: Post, *, actor: User | None = None) -> Post:
     """Undo a delete made moments ago: readers get the post back where it was.
 
     Allowed only within RESTORE_WINDOW of the delete and only on a blog that is not archived. The
@@ -224,18 +237,18 @@ def restore_post(post: Post, *, actor=None) -> Post:
 
 
 @transaction.atomic
-def set_important(post: Post, important: bool, *, actor=None) -> Post:
+def set_important(post: Post, important: bool, *, actor: User | None = None) -> Post:
     """Flag or unflag a post as important (its headline joins the "Important updates" list)."""
     return _set_flag(post, "is_important", important, Event.Kind.IMPORTANT_CHANGED, actor)
 
 
 @transaction.atomic
-def set_pinned(post: Post, pinned: bool, *, actor=None) -> Post:
+def set_pinned(post: Post, pinned: bool, *, actor: User | None = None) -> Post:
     """Pin a post to the top (unpinning any other) or unpin it."""
     return _set_flag(post, "is_pinned", pinned, Event.Kind.PINNED_CHANGED, actor)
 
 
-def _set_flag(post: Post, field: str, value: bool, kind: str, actor) -> Post:
+def _set_flag(post: Post, field: str, value: bool, kind: str, actor: User | None) -> Post:
     blog, current = lock_post(post)
     if getattr(current, field) == value:
         return current
