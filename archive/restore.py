@@ -1,14 +1,8 @@
 """Restore a static archive (written by archive/export.py) into this database and media storage.
 
-An export directory holds `index.html` (the reader page as a standalone file: inline CSS, no
-JavaScript, relative image links), `media/` (every rendition the blog uses, under its storage name)
-and `liveblog.json` (everything needed to restore the blog, deleted posts and the event log too).
-
-`liveblog.json` holds no database ids, user accounts or export time: posts are referenced by `key`,
-their 1-based position in (published_at, id) order, and authors by slug. Import creates posts in
-key order, so exporting an imported blog writes the same file byte for byte.
-
-The format's field lists and the checks an archive passes before import live in archive/checks.py.
+The directory's format, and the checks it must pass before anything is written, are described in
+archive/export.py and archive/checks.py. Import creates posts in their `key` order, so exporting an
+imported blog writes the same liveblog.json byte for byte.
 """
 
 from __future__ import annotations

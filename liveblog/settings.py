@@ -15,18 +15,9 @@ from django.utils.translation import gettext_lazy as _
 from django_prose_editor.config import html_tags
 from js_asset import static_lazy
 
+from liveblog.env import env_bool, env_list
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("DJANGO_DEBUG")
@@ -143,7 +134,7 @@ DATABASES = {
 # editor under deadline learns quickly that nothing was saved; a reader's catch-up just retries.
 # An idle process keeps min_size connections open. DJANGO_DB_POOL_MAX_SIZE=0 turns the pool off.
 # Django refuses a pool with persistent connections, so a non-zero DJANGO_CONN_MAX_AGE (e.g.
-# bench/faults.py's editor process) means no pool. Tests run with it, as production does: Django
+# bench.faults' editor process) means no pool. Tests run with it, as production does: Django
 # closes the pool before it clones or drops a test database (tests/test_db_pool.py).
 db_pool_max_size = int(os.environ.get("DJANGO_DB_POOL_MAX_SIZE", "10"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and db_pool_max_size > 0:
@@ -182,7 +173,7 @@ if REDIS_URL:
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "liveblog"),
                 # Messages a channel may hold before group_send silently drops more. Each process's
                 # hub has one channel for all its blogs; channels-redis's default of 100 overflowed
-                # under 4 concurrent editors (bench/faults.py editors: up to 837 drops per run,
+                # under 4 concurrent editors (bench/faults/ editors: up to 837 drops per run,
                 # each a reader gap to catch up). 1,000 frames of a few KiB stay small for Redis.
                 "capacity": int(os.environ.get("LIVEBLOG_LAYER_CAPACITY", "1000")),
             },
@@ -201,7 +192,7 @@ LIVEBLOG_GROUP_REFRESH_SECONDS = float(os.environ.get("LIVEBLOG_GROUP_REFRESH_SE
 # get 503 + Retry-After. Bounds database connections when every reader catches up at once.
 LIVEBLOG_CATCH_UP_CONCURRENCY = int(os.environ.get("LIVEBLOG_CATCH_UP_CONCURRENCY", "8"))
 
-# WebSocket abuse limits (posts/consumers.py): sockets per client address and process, and client
+# WebSocket abuse limits (live/consumers.py): sockets per client address and process, and client
 # frames per window before that socket is closed (4008).
 LIVEBLOG_MAX_SOCKETS_PER_CLIENT = int(os.environ.get("LIVEBLOG_MAX_SOCKETS_PER_CLIENT", "20"))
 LIVEBLOG_WS_MAX_FRAMES = int(os.environ.get("LIVEBLOG_WS_MAX_FRAMES", "50"))

@@ -219,8 +219,8 @@ def restore_post(post: Post, *, actor: User | None = None) -> Post:
 
     Recorded as `post.updated`, not `post.created`: the event carries the post's current markup
     (posts/broadcast.py renders the post's state at send time), and the reader client inserts a
-    post it does not have (live.js `place()`), in its published_at position. It is not a new post
-    (its published time is old, its pk is known), so readers and the event log see an update of a
+    post it does not have (static/js/live/stream.js), in its published_at position. It is not a new
+    post (its published time is old, its pk is known), so readers and the event log see an update of a
     post that was removed and is visible again; replaying the log (delete, then update) ends with
     the post shown.
     """
