@@ -14,16 +14,20 @@ The format's field lists and the checks an archive passes before import live in 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 from authors.models import Author
 from images.processing import AVATAR_SIZES, photo_widths, rendition_of
@@ -46,7 +50,7 @@ from .checks import (
 INDEX_NAME = "index.html"
 
 
-def export_blog(blog: LiveBlog, directory: str | Path) -> dict:
+def export_blog(blog: LiveBlog, directory: str | Path) -> dict[str, Any]:
     """Write `blog` as a static archive into `directory` (new or empty); return the JSON data.
 
     The blog's rows are read under its row lock, which every service takes before writing, so the
@@ -62,7 +66,7 @@ def export_blog(blog: LiveBlog, directory: str | Path) -> dict:
     keys = {post.pk: index for index, post in enumerate(posts, start=1)}
     authors = {pa.author.slug: pa.author for post in posts for pa in post.post_authors.all()}
 
-    data = {
+    data: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "blog": {
             **{name: getattr(blog, name) for name in BLOG_TEXT_FIELDS},
@@ -101,7 +105,7 @@ def export_blog(blog: LiveBlog, directory: str | Path) -> dict:
     return data
 
 
-def dump_json(data: dict) -> str:
+def dump_json(data: dict[str, Any]) -> str:
     """Stable text: sorted keys, fixed indent, UTF-8 as is, trailing newline."""
     return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
@@ -115,33 +119,36 @@ def _media(name: str) -> str:
     return f"{MEDIA_DIR}/{name}"
 
 
-def _renditions(name: str, widths) -> list[dict]:
+def _stored_name(file: FieldFile) -> str:
+    name = file.name
+    assert name is not None  # a FieldFile read from a row has a str name ("" without a file)
+    return name
+
+
+def _renditions(name: str, widths: Iterable[int]) -> list[dict[str, Any]]:
     names = {width: rendition_of(name, width) for width in widths}
     return [{"file": _media(names[width]), "width": width} for width in sorted(names)]
 
 
-def _dump_author(author: Author) -> dict:
+def _dump_author(author: Author) -> dict[str, Any]:
     avatar = None
     if author.avatar:
-        avatar = {
-            "file": _media(author.avatar.name),
-            "renditions": _renditions(author.avatar.name, AVATAR_SIZES),
-        }
+        name = _stored_name(author.avatar)
+        avatar = {"file": _media(name), "renditions": _renditions(name, AVATAR_SIZES)}
     return {**{name: getattr(author, name) for name in AUTHOR_TEXT_FIELDS}, "avatar": avatar}
 
 
-def _dump_post(post: Post, key: int) -> dict:
+def _dump_post(post: Post, key: int) -> dict[str, Any]:
     image = None
     if post.image:
+        name = _stored_name(post.image)
         widths = photo_widths(post.image_width)
         image = {
-            "file": _media(post.image.name),
+            "file": _media(name),
             "width": post.image_width,
             "height": post.image_height,
             # Without a stored width only the file itself is known (it is a rendition too).
-            "renditions": _renditions(post.image.name, widths)
-            if widths
-            else [{"file": _media(post.image.name), "width": None}],
+            "renditions": _renditions(name, widths) if widths else [{"file": _media(name), "width": None}],
         }
     return {
         "key": key,
@@ -154,52 +161,112 @@ def _dump_post(post: Post, key: int) -> dict:
     }
 
 
-def _stylesheet() -> str:
+def _stylesheet() -> SafeString:
     path = finders.find("css/liveblog.css")
-    css = Path(path).read_text(encoding="utf-8") if path else ""
+    css = Path(path).read_text(encoding="utf-8") if isinstance(path, str) else ""
     # <style> is raw text: nothing is escaped in it, so it must not be able to close itself.
     return mark_safe(css.replace("</", "<\\/"))  # noqa: S308 - our own stylesheet, defused above
 
 
-def render_index(blog: LiveBlog, data: dict) -> str:
+# index.html renders the reader page's partials (posts/liveblog_detail.html) from the exported JSON:
+# these views offer what the `post` partial reads of a Post and its Authors, with the archive's
+# differences: ids and links are the post's key within this file, files are relative paths into
+# media/, and authors have no page (the partial then shows the name without a link).
+
+
+@dataclass(frozen=True)
+class _AuthorView:
+    name: str
+    avatar_64: str  # "" without an avatar
+    avatar_128: str
+
+    @property
+    def avatar(self) -> bool:
+        return bool(self.avatar_64)
+
+    def get_absolute_url(self) -> str:
+        return ""  # no author pages in an archive
+
+
+@dataclass(frozen=True)
+class _ImageView:
+    url: str
+
+
+@dataclass(frozen=True)
+class _PostView:
+    pk: int  # the post's key in liveblog.json: the article is #post-<key>
+    headline: str
+    body: SafeString
+    published_at: datetime
+    edited_at: datetime | None
+    is_important: bool
+    is_pinned: bool
+    ordered_authors: list[_AuthorView]
+    image: _ImageView | None
+    image_srcset: str
+    image_width: int | None
+    image_height: int | None
+    image_alt: str
+    image_caption: str
+    image_credit: str
+    source: str
+
+    def get_absolute_url(self) -> str:
+        return f"#post-{self.pk}"
+
+
+def _author_view(author: dict[str, Any]) -> _AuthorView:
+    files = {r["width"]: r["file"] for r in author["avatar"]["renditions"]} if author["avatar"] else {}
+    small: str = files.get(64, "")
+    return _AuthorView(name=author["name"], avatar_64=small, avatar_128=files.get(128, small))
+
+
+def _post_view(post: dict[str, Any], authors: dict[str, _AuthorView]) -> _PostView:
+    image = post["image"]
+    return _PostView(
+        pk=post["key"],
+        headline=post["headline"],
+        # Sanitized on every write already; cleaned again because an archive is kept for years
+        # and must never carry a script, whatever reached the database.
+        body=mark_safe(clean_html(post["body"])),  # noqa: S308
+        published_at=datetime.fromisoformat(post["published_at"]),
+        edited_at=datetime.fromisoformat(post["edited_at"]) if post["edited_at"] else None,
+        is_important=post["is_important"],
+        is_pinned=post["is_pinned"],
+        ordered_authors=[authors[slug] for slug in post["authors"]],
+        image=_ImageView(url=image["file"]) if image else None,
+        image_srcset=", ".join(f"{r['file']} {r['width']}w" for r in image["renditions"] if r["width"])
+        if image
+        else "",
+        image_width=image["width"] if image else None,
+        image_height=image["height"] if image else None,
+        image_alt=post["image_alt"],
+        image_caption=post["image_caption"],
+        image_credit=post["image_credit"],
+        source=post["source"],
+    )
+
+
+def render_index(blog: LiveBlog, data: dict[str, Any]) -> str:
     """index.html for the exported `data`: the reader page without scripts, links or live updates."""
-    authors = {}
-    for author in data["authors"]:
-        avatar = {r["width"]: r["file"] for r in author["avatar"]["renditions"]} if author["avatar"] else {}
-        authors[author["slug"]] = {
-            "name": author["name"],
-            "avatar_64": avatar.get(64),
-            "avatar_128": avatar.get(128),
-        }
-    posts = []
-    for post in reversed(data["posts"]):  # newest first
-        if post["deleted_at"]:
-            continue
-        image = post["image"]
-        posts.append(
-            {
-                **post,
-                # Sanitized on every write already; cleaned again because an archive is kept for years
-                # and must never carry a script, whatever reached the database.
-                "body": mark_safe(clean_html(post["body"])),  # noqa: S308
-                "published_at": datetime.fromisoformat(post["published_at"]),
-                "edited_at": datetime.fromisoformat(post["edited_at"]) if post["edited_at"] else None,
-                "authors": [authors[slug] for slug in post["authors"]],
-                "srcset": ", ".join(f"{r['file']} {r['width']}w" for r in image["renditions"] if r["width"])
-                if image
-                else "",
-            }
-        )
+    authors = {author["slug"]: _author_view(author) for author in data["authors"]}
+    posts = [
+        _post_view(post, authors)
+        for post in reversed(data["posts"])  # newest first
+        if not post["deleted_at"]
+    ]
+    public_url: str = getattr(settings, "LIVEBLOG_PUBLIC_URL", "")
     successor_url = ""
-    if blog.successor and getattr(settings, "LIVEBLOG_PUBLIC_URL", ""):
-        successor_url = settings.LIVEBLOG_PUBLIC_URL.rstrip("/") + blog.successor.get_absolute_url()
+    if blog.successor is not None and public_url:
+        successor_url = public_url.rstrip("/") + blog.successor.get_absolute_url()
     context = {
         "blog": blog,
         "css": _stylesheet(),
         "successor_url": successor_url,
-        "pinned": next((post for post in posts if post["is_pinned"]), None),
-        "important": [post for post in posts if post["is_important"]],
-        "posts": [post for post in posts if not post["is_pinned"]],
+        "pinned": next((post for post in posts if post.is_pinned), None),
+        "important": [post for post in posts if post.is_important],
+        "posts": [post for post in posts if not post.is_pinned],
     }
     with translation.override(blog.language):
         return render_to_string("posts/liveblog_export.html", context)

@@ -209,6 +209,8 @@ def test_index_html_shows_visible_posts_without_scripts(tmp_path):
     assert "onclick" not in html
     assert "<style>" in html
     assert "<link" not in html
+    assert 'href="/' not in html and "/authors/" not in html  # no way back into the site
+    assert 'id="post-1"' in html and 'href="#post-2"' in html  # keys, not database ids
     assert "Dieser Liveblog ist archiviert" in html
     assert "Wichtige Updates" in html
     assert "Foto: Foto Agentur" in html
@@ -240,7 +242,8 @@ def test_index_html_speaks_the_blogs_language_and_time_zone(tmp_path):
     html = (export("election-night", tmp_path / "out") / "index.html").read_text()
 
     assert "This live blog is archived and no longer updated." in html
-    assert "23. February 2025, 12:00 EST" in html
+    assert 'datetime="2025-02-23T12:00:00-0500"' in html  # New York's time, in English formats:
+    assert '<strong class="post__clock">noon</strong>' in html and "Feb. 23, 2025 · EST</span>" in html
     assert '<html lang="en">' in html
 
 
