@@ -309,6 +309,6 @@ def test_list_shows_author_avatars_and_image_thumbnails(editor_client, media_roo
     )
     html = editor_client.get(composer_url(blog)).content.decode()
     row = re.search(rf'<li id="desk-post-{post.pk}".*?</li>', html, re.S).group(0)
-    avatar = rf'<img class="desk__avatar" src="{re.escape(author.avatar_64)}"\s+width="24" height="24" alt="">'
-    assert re.search(avatar, row)
+    src = re.escape(author.avatar_64)
+    assert re.search(rf'<img class="desk__avatar" src="{src}"\s+width="24" height="24" alt="">', row)
     assert f'src="{post.image_url(480)}"' in row and 'alt="Ein rotes Rechteck"' in row
