@@ -27,7 +27,6 @@ urlpatterns = [
     path("admin/two-factor/", admin.site.admin_view(two_factor), name="two-factor"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("authors/", include("authors.urls")),
     path("live/<slug:slug>/feed/", LiveBlogFeed(), name="liveblog-feed"),
     path("live/<slug:slug>/feed/important/", ImportantUpdatesFeed(), name="liveblog-feed-important"),
     path("", include("api.urls")),

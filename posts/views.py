@@ -1,14 +1,17 @@
-"""The reader pages: the blog list, a blog's page (and its older posts), a permalink, the embed."""
+"""The reader pages: the blog list, a blog's page (and its older posts), a permalink, the embed,
+an author's page."""
 
 from django.conf import settings
 from django.db.models import Case, F, Max, When
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
 from django.utils.csp import CSP
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import condition
+
+from authors.models import Author
 
 from .models import LiveBlog, Post
 from .paging import NEWEST, OLDEST, posts_after, take_page
@@ -148,7 +151,8 @@ def liveblog_embed(request, slug: str):
     blog = _public_blog(slug)
     with translation.override(blog.language):
         response = render(request, "posts/liveblog_embed.html", _reader_context(blog))
-    response._csp_config = {
+    # What django.views.decorators.csp.csp_override sets, but per request: the origins are a setting.
+    response._csp_config = {  # type: ignore[attr-defined]
         **settings.SECURE_CSP,
         "frame-ancestors": [CSP.SELF, *settings.LIVEBLOG_EMBED_ORIGINS],
     }
@@ -162,3 +166,17 @@ def post_detail(request, slug: str, pk: int):
         context = _with_structured_data(request, {**_reader_context(blog, through=post), "focus": post})
         response = render(request, "posts/liveblog_detail.html", context)
     return _cache_headers(response, blog)
+
+
+def author_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """An author's page: who they are and their latest posts in public blogs."""
+    author = get_object_or_404(Author, slug=slug)
+    posts = (
+        Post.objects.visible()
+        .filter(
+            post_authors__author=author, live_blog__state__in=[LiveBlog.State.LIVE, LiveBlog.State.ARCHIVED]
+        )
+        .select_related("live_blog")
+        .order_by("-published_at")[:20]
+    )
+    return render(request, "authors/author_detail.html", {"author": author, "posts": posts})
