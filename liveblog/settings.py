@@ -159,7 +159,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # transaction begins, so two editors publishing at once queue instead of colliding on seq.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

@@ -42,7 +42,7 @@ class Write:
 
 @pytest.fixture
 def csrf_client(editor) -> Client:
-    client = Client(enforce_csrf_checks=True, HTTP_ACCEPT_LANGUAGE="en")
+    client = Client(enforce_csrf_checks=True, headers={"accept-language": "en"})
     client.force_login(editor)
     return client
 

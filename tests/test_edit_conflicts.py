@@ -29,7 +29,7 @@ def publish(blog: LiveBlog, headline: str, body: str = "") -> Post:
 
 
 def editor_client() -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client = Client(headers={"accept-language": "en"})
     client.force_login(EditorFactory())
     return client
 

@@ -36,7 +36,7 @@ class CatchUp:
         return bool(self._buffered) or self.pending_seq > self.last_seq
 
     def catch_up_soon(self, trigger: str = "gap") -> None:
-        """the live client catchUpSoon: one timer at a time, 300 ms + random 0-2 s."""
+        """The live client's catchUpSoon: one timer at a time, 300 ms + random 0-2 s."""
         if self._soon is not None and not self._soon.done():
             return
         self._soon_trigger = trigger
@@ -114,7 +114,7 @@ class CatchUp:
             self.catch_up_soon("gap")
 
     def _server_answered(self) -> None:
-        """the live client serverAnswered: a catch-up answered while no socket is in service."""
+        """The live client's serverAnswered: a catch-up answered while no socket is in service."""
         if self.stopped or self._throttled or (self._poll_task is None and self._reconnect_at is None):
             return
         self._poll_stop()
@@ -127,7 +127,7 @@ class CatchUp:
             self._wake.set()
 
     async def _wait_to_reconnect(self, delay: float) -> None:
-        """the live client's reconnect timer: `delay` s, or less if a catch-up finds the server back."""
+        """The live client's reconnect timer: `delay` s, or less if a catch-up finds the server back."""
         self._reconnect_at = time.monotonic() + delay
         try:
             while not self.stopped:

@@ -21,7 +21,7 @@ SortKey = tuple[datetime, int]  # the page's order, newest first: (published_at,
 
 
 def sort_key(article: str) -> SortKey:
-    """An article's place in the page's order, from its markup (the live client keyOf)."""
+    """An article's place in the page's order, from its markup (the live client's keyOf)."""
     match = ARTICLE_KEY.match(article)
     if match is None:
         raise ValueError(f"no id and data-published in {article[:80]!r}")
@@ -89,9 +89,9 @@ class EditorsReader(LiveReader):
         self.inserted_by: dict[int, str] = {}
         self.older_pages = 0
         self.away = False
-        self.pending: dict[int, str] = {}  # new posts held back while away (the live client `pending`)
+        self.pending: dict[int, str] = {}  # new posts held back while away (the live client's `pending`)
         # While "Load older posts" is on its way: post id -> the newest markup of each post below
-        # the link that an event changed (None: deleted) meanwhile (the live client `loadingOlder`).
+        # the link that an event changed (None: deleted) meanwhile (the live client's `loadingOlder`).
         self.loading: dict[int, str | None] | None = None
         for pk, html in page.posts:
             self._insert(pk, html)
@@ -104,7 +104,7 @@ class EditorsReader(LiveReader):
         return len(elements) > 1
 
     def _below(self, html: str, cursor_key: SortKey | None) -> bool:
-        """the live client belowOlder(): the post sorts after the one "Load older posts" continues from."""
+        """The live client's belowOlder(): the post sorts after the one "Load older posts" continues from."""
         return cursor_key is not None and sort_key(html) < cursor_key
 
     def _apply(self, event: dict) -> None:
@@ -119,7 +119,7 @@ class EditorsReader(LiveReader):
             self.place(int(event["post_id"]), (event.get("html") or "").strip(), event.get("kind", ""))
 
     def place(self, pk: int, html: str, kind: str = "") -> None:
-        """the live client place(): remove, replace in place, leave to "Load older posts", hold back, or insert."""
+        """As the live client places a post: remove, replace, leave to "Load older", hold back, insert."""
         elements = self.dom.get(pk)
         if not html:
             if elements:  # every element with the id
