@@ -92,7 +92,7 @@ class Editor:
                     headers={"HX-Request": "true", "X-CSRFToken": token},
                     data={"headline": label, "body": f"<p>{label}</p>", "authors": [self.author_id]},
                 )
-                # What composer.js tells the editor: published when the fresh form says so.
+                # What static/js/composer/ tells the editor: published when the fresh form says so.
                 ok = response.status_code == 200 and "data-published=" in response.text
             else:
                 response = self._request(

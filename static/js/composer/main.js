@@ -13,156 +13,20 @@
 //   text in it as they were.
 import { createEditor } from "django-prose-editor/configurable";
 
-const SELECTOR = "[data-django-prose-editor-configurable]";
-const FORM_ID = "composer-form";
-const DRAFT_FIELDS = ["headline", "body", "is_important", "source", "image_caption", "image_credit", "image_alt"];
-const DRAFT_DELAY_MS = 400;
-
-const composerForm = () => document.getElementById(FORM_ID);
-const inForm = (node) => node instanceof Element && node.closest(`#${FORM_ID}`);
-
-// ProseMirror's editable area has no name of its own: give it the textarea's label.
-function labelEditor(textarea) {
-  const label = document.querySelector(`label[for="${textarea.id}"]`);
-  const area = textarea.closest(".prose-editor")?.querySelector(".ProseMirror");
-  if (label && area) {
-    label.id ||= `${textarea.id}_label`;
-    area.setAttribute("aria-labelledby", label.id);
-  }
-}
-
-// Tiptap keeps its editor on the editable element.
-const editorOf = (textarea) => textarea?.closest(".prose-editor")?.querySelector(".ProseMirror")?.editor ?? null;
-
-// ---- changes: preview and draft ---------------------------------------------------------------
-
-let draftTimer = null;
-
-function changed() {
-  document.body.dispatchEvent(new CustomEvent("composer:change"));
-  clearTimeout(draftTimer);
-  draftTimer = setTimeout(saveDraft, DRAFT_DELAY_MS);
-}
+import { changed, clearDraft, discardDraft, editorReady, htmxReady, restoreDraft, saveDraft } from "./draft.js";
+import { FORM_ID, SELECTOR, inForm, labelEditor } from "./form.js";
+import { revokeUpload, showUpload } from "./upload.js";
 
 document.addEventListener("input", (event) => inForm(event.target) && changed());
 document.addEventListener("change", (event) => inForm(event.target) && changed());
-
-// ---- the local draft --------------------------------------------------------------------------
-
-function readDraft(form) {
-  const draft = {};
-  for (const name of DRAFT_FIELDS) {
-    const field = form.elements.namedItem(name);
-    if (field) draft[name] = field.type === "checkbox" ? field.checked : field.value;
-  }
-  return draft;
-}
-
-// A draft is worth keeping when it holds some text (a ticked box alone is not).
-const hasText = (draft) => DRAFT_FIELDS.some((name) => typeof draft?.[name] === "string" && draft[name].trim());
-
-function storage() {
-  try {
-    return window.localStorage;
-  } catch {
-    return null; // storage disabled: the composer works, only without drafts
-  }
-}
-
-function saveDraft() {
-  clearTimeout(draftTimer);
-  draftTimer = null;
-  const form = composerForm();
-  const key = form?.dataset.draftKey;
-  if (!key) return;
-  const draft = readDraft(form);
-  try {
-    if (hasText(draft)) storage()?.setItem(key, JSON.stringify({ ...draft, savedAt: Date.now() }));
-    else storage()?.removeItem(key);
-  } catch {
-    // quota exceeded or storage gone: nothing to do but go on
-  }
-}
-
-function loadDraft(key) {
-  try {
-    return JSON.parse(storage()?.getItem(key) || "null");
-  } catch {
-    return null;
-  }
-}
-
-function clearDraft(form) {
-  clearTimeout(draftTimer);
-  draftTimer = null;
-  if (form?.dataset.draftKey) storage()?.removeItem(form.dataset.draftKey);
-  const note = document.getElementById("composer-draft");
-  if (note) note.hidden = true;
-}
-
-let pendingBody = null; // a restored body waiting for its editor
-let previewPending = false; // a restored draft waiting for htmx to preview it
-
-function setBody(textarea, html) {
-  textarea.value = html;
-  const editor = editorOf(textarea);
-  if (editor) {
-    editor.commands.setContent(html);
-    pendingBody = null;
-  } else {
-    pendingBody = html; // the editor reads the textarea when it starts; set it again when ready
-  }
-}
-
-function restoreDraft() {
-  const form = composerForm();
-  const key = form?.dataset.draftKey;
-  const draft = key && loadDraft(key);
-  // Never over what the server sent back (a failed publish without JavaScript's help).
-  if (!hasText(draft) || hasText(readDraft(form))) return;
-  for (const name of DRAFT_FIELDS) {
-    const field = form.elements.namedItem(name);
-    if (!field || !(name in draft)) continue;
-    if (name === "body") setBody(field, String(draft.body || ""));
-    else if (field.type === "checkbox") field.checked = Boolean(draft[name]);
-    else field.value = String(draft[name] ?? "");
-  }
-  const note = document.getElementById("composer-draft");
-  if (note) note.hidden = false;
-  // Module scripts run before htmx sets up the preview's trigger (on DOMContentLoaded): announce
-  // the change again once it has (the first htmx:load), and now in case htmx was first.
-  previewPending = true;
-  changed();
-}
-
-function discardDraft() {
-  const form = composerForm();
-  if (!form) return;
-  clearDraft(form);
-  for (const name of DRAFT_FIELDS) {
-    const field = form.elements.namedItem(name);
-    if (!field) continue;
-    if (name === "body") setBody(field, "");
-    else if (field.type === "checkbox") field.checked = false;
-    else field.value = "";
-  }
-  changed();
-  document.getElementById("id_headline")?.focus();
-}
-
 document.getElementById("composer-draft-discard")?.addEventListener("click", discardDraft);
-// A reload or a closed tab must not lose the last keystrokes still waiting for the timer.
-window.addEventListener("pagehide", () => draftTimer && saveDraft());
 
 // ---- the rich-text editor and the author picker ---------------------------------------------
 
 document.addEventListener("prose-editor:ready", (event) => {
   const { editor, textarea } = event.detail;
   labelEditor(textarea);
-  if (pendingBody !== null && inForm(textarea)) {
-    editor.commands.setContent(pendingBody);
-    pendingBody = null;
-  }
+  editorReady(editor, textarea);
 });
 document.querySelectorAll(SELECTOR).forEach(labelEditor); // editors that were ready before us
 
@@ -174,10 +38,7 @@ document.addEventListener("htmx:load", (event) => {
     $(event.target).find(".admin-autocomplete").not("[data-select2-id]").djangoAdminSelect2();
   }
   armUndo(event.target);
-  if (previewPending) {
-    previewPending = false;
-    changed();
-  }
+  htmxReady();
 });
 
 // Select2 reports a pick with jQuery's "change", which native listeners never see.
@@ -288,38 +149,6 @@ document.addEventListener("htmx:beforeRequest", (event) => {
 });
 
 // ---- the image: show it, ask for its description -----------------------------------------------
-
-let uploadUrl = null;
-
-function revokeUpload() {
-  if (uploadUrl) URL.revokeObjectURL(uploadUrl);
-  uploadUrl = null;
-}
-
-function showUpload(input) {
-  const form = input.form;
-  revokeUpload();
-  input.parentElement.querySelector("img.desk__upload-preview")?.remove();
-  const file = input.files?.[0];
-  const alt = form.elements.namedItem("image_alt");
-  const altRow = alt?.closest(".desk__field");
-  if (alt) {
-    alt.required = Boolean(file);
-    altRow?.classList.toggle("desk__field--needed", Boolean(file));
-    altRow?.querySelector("label")?.classList.toggle("required", Boolean(file));
-    const note = altRow?.querySelector(".desk__needed");
-    if (note) note.hidden = !file;
-  }
-  if (!file) return;
-  uploadUrl = URL.createObjectURL(file);
-  const img = Object.assign(document.createElement("img"), {
-    className: "desk__upload-preview",
-    src: uploadUrl,
-    alt: "", // the chosen file's name is next to it; the description is asked for below
-  });
-  input.after(img);
-  alt?.focus();
-}
 
 document.addEventListener("change", (event) => {
   if (inForm(event.target) && event.target.matches("input[type=file][name=image_upload]")) {
