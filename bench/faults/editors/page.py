@@ -11,10 +11,10 @@ from datetime import datetime
 from bench.common import LiveReader, http_get
 
 ARTICLE = re.compile(r'<article id="post-(\d+)".*?</article>', re.DOTALL)
-ARTICLE_KEY = re.compile(r'<article id="post-(\d+)"[^>]*? data-published="([^"]+)"')
+ARTICLE_KEY = re.compile(r'<article id="post-(\d+)"[^>]*?\sdata-published="([^"]+)"')
 DATA_SEQ = re.compile(r'data-seq="(\d+)"')
 OLDER_CURSOR = re.compile(
-    r'<p class="load-older" data-post="(\d+)" data-published="([^"]+)"><a href="[^"]*?cursor=(\d+)"'
+    r'<p class="load-older"\s+data-post="(\d+)"\s+data-published="([^"]+)">\s*<a href="[^"]*?cursor=(\d+)"'
 )
 
 SortKey = tuple[datetime, int]  # the page's order, newest first: (published_at, pk) descending
