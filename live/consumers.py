@@ -149,3 +149,15 @@ def frame_error(text_data: str | None) -> str | None:
     except Exception:  # ValueError, but also RecursionError for absurd nesting
         return "frames must be JSON"
     return None
+
+
+class UnknownPathConsumer(ReaderSocket):
+    """Any other WebSocket path: accepted and closed with NOT_FOUND, as an unknown blog is.
+
+    Without it Channels' URLRouter raises on an unrouted path (an HTTP 500 and a traceback in the
+    log for every scanner that tries one).
+    """
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=Close.NOT_FOUND)

@@ -398,6 +398,21 @@ def test_archiving_sends_the_event_then_closes_with_1000():
     run(scenario)
 
 
+@pytest.mark.parametrize(
+    "path", ["/ws/", "/ws/live/", "/ws/live/a/b/", "/wp-admin/ws", "/ws/live/%E2%9C%93/"]
+)
+def test_unknown_websocket_paths_are_closed_with_4404_without_an_error(path, caplog):
+    async def scenario():
+        comm = WebsocketCommunicator(application, path, headers=[OWN_ORIGIN])
+        connected, _ = await comm.connect()
+        assert connected
+        assert await comm.receive_output() == {"type": "websocket.close", "code": Close.NOT_FOUND}
+        await comm.wait()
+
+    run(scenario)
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
 def test_close_codes_are_ones_daphne_can_send():
     # autobahn raises on any other application close code, and the socket then stays open.
     for code in Close:
