@@ -398,3 +398,38 @@ def test_successor_picker_lists_blogs_newest_first_in_stable_pages(editor_client
         response = editor_client.get("/admin/autocomplete/", query)
     assert response.status_code == 200
     assert [int(r["id"]) for r in response.json()["results"]] == [b.pk for b in reversed(blogs)]
+
+
+def blog_form(blog: LiveBlog, **changes) -> dict:
+    fields = ["kicker", "title", "slug", "teaser", "language", "time_zone", "credit_line", "topic_title"]
+    return {
+        **{name: getattr(blog, name) for name in fields},
+        "topic_url": blog.topic_url,
+        "successor": "",
+        **changes,
+    }
+
+
+def test_a_draft_blog_can_change_its_slug(editor_client):
+    blog = LiveBlogFactory(slug="entwurf", state=LiveBlog.State.DRAFT)
+    url = reverse("admin:posts_liveblog_change", args=[blog.pk])
+    response = editor_client.post(url, blog_form(blog, slug="besserer-name"))
+    assert response.status_code == 302
+    blog.refresh_from_db()
+    assert blog.slug == "besserer-name"
+
+
+def test_a_live_blogs_slug_cannot_change_so_its_links_and_open_pages_keep_working(editor_client):
+    from posts import services
+
+    blog = LiveBlogFactory(slug="wahlabend", state=LiveBlog.State.DRAFT)
+    services.go_live(blog)
+    url = reverse("admin:posts_liveblog_change", args=[blog.pk])
+    page = editor_client.get(url).content.decode()
+    assert 'name="slug"' not in page  # shown, not editable
+
+    response = editor_client.post(url, blog_form(blog, slug="umbenannt", title="Wahlabend 2026"))
+    assert response.status_code == 302
+    blog.refresh_from_db()
+    assert (blog.slug, blog.title) == ("wahlabend", "Wahlabend 2026")
+    assert editor_client.get("/live/wahlabend/").status_code == 200

@@ -69,6 +69,17 @@ class LiveBlogAdmin(admin.ModelAdmin):
     actions = ["go_live_action", "archive_action", "reopen_action"]
     change_form_template = "admin/posts/liveblog/change_form.html"
 
+    def get_readonly_fields(self, request, obj=None):
+        # Readers, feeds, partners' embeds and search engines hold the URL from the moment the blog
+        # went live; open pages keep their socket path. It stays the blog's address for good.
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not obj.is_draft:
+            fields.append("slug")
+        return fields
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None and not obj.is_draft else super().get_prepopulated_fields(request, obj)
+
     def get_queryset(self, request):
         return (
             super()
