@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "archive",
     "api",
     "demo",
+    "ops",
 ]
 
 MIDDLEWARE = [

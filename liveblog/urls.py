@@ -29,6 +29,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("live/<slug:slug>/feed/", LiveBlogFeed(), name="liveblog-feed"),
     path("live/<slug:slug>/feed/important/", ImportantUpdatesFeed(), name="liveblog-feed-important"),
+    path("", include("ops.urls")),
     path("", include("api.urls")),
     path("", include("live.urls")),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-APPS = ["accounts", "authors", "images", "posts", "live", "api", "archive", "demo", "liveblog"]
+APPS = ["accounts", "authors", "images", "posts", "live", "api", "archive", "demo", "ops", "liveblog"]
 # Who may import whom (besides itself). liveblog/ is the wiring: it imports everyone, nobody it.
 ALLOWED = {
     "images": set(),
@@ -22,6 +22,7 @@ ALLOWED = {
     "api": {"posts", "live", "authors", "images"},
     "archive": {"posts", "authors", "images"},
     "demo": {"posts", "authors", "images"},
+    "ops": set(),
 }
 MAX_LINES = 320  # "about 300": a module past it holds two concerns
 
