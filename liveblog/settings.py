@@ -8,13 +8,13 @@ default, so a forgotten variable stops the process instead of running with a kno
 import os
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 from django_prose_editor.config import html_tags
 from js_asset import static_lazy
 
+from liveblog.database import database_from_environment
 from liveblog.env import env_bool, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -118,47 +118,7 @@ TEMPLATES = [
 ASGI_APPLICATION = "liveblog.asgi.application"
 WSGI_APPLICATION = None
 
-DATABASES = {
-    "default": dj_database_url.config(
-        env="DATABASE_URL",
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "0")),
-        conn_health_checks=True,
-    )
-}
-# PostgreSQL connection pool (psycopg_pool, built into Django): Daphne runs every sync view in a
-# thread of its own, so without it each concurrent request holds its own connection and a burst
-# can use up the server's max_connections (shared by every process: keep processes × max size
-# below it). A request that finds the pool full (or the database down) waits DJANGO_DB_POOL_TIMEOUT
-# seconds, then fails with OperationalError "couldn't get a connection", which
-# liveblog.middleware turns into a 503 + Retry-After, instead of queueing without end. 3 s: an
-# editor under deadline learns quickly that nothing was saved; a reader's catch-up just retries.
-# An idle process keeps min_size connections open. DJANGO_DB_POOL_MAX_SIZE=0 turns the pool off.
-# Django refuses a pool with persistent connections, so a non-zero DJANGO_CONN_MAX_AGE (e.g.
-# bench.faults' editor process) means no pool. Tests run with it, as production does: Django
-# closes the pool before it clones or drops a test database (tests/test_db_pool.py).
-db_pool_max_size = int(os.environ.get("DJANGO_DB_POOL_MAX_SIZE", "10"))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and db_pool_max_size > 0:
-    if DATABASES["default"]["CONN_MAX_AGE"] == 0:
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": min(2, db_pool_max_size),
-            "max_size": db_pool_max_size,
-            "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "3")),
-        }
-    elif "DJANGO_DB_POOL_MAX_SIZE" in os.environ:
-        raise ImproperlyConfigured(
-            "DJANGO_DB_POOL_MAX_SIZE needs DJANGO_CONN_MAX_AGE=0: Django's pool replaces persistent "
-            "connections. Set DJANGO_DB_POOL_MAX_SIZE=0 to use DJANGO_CONN_MAX_AGE instead."
-        )
-# Live-server tests run Daphne in a child process that must find the same test database.
-DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DJANGO_TEST_DATABASE", "test_liveblog")}
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"]["TEST"]["NAME"] = os.environ.get(
-        "DJANGO_TEST_DATABASE", str(BASE_DIR / ".test_db.sqlite3")
-    )
-    # SQLite has no row locks (select_for_update is a no-op): take the write lock when a
-    # transaction begins, so two editors publishing at once queue instead of colliding on seq.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+DATABASES = {"default": database_from_environment(BASE_DIR)}
 
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

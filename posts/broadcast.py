@@ -16,9 +16,11 @@ import asyncio
 import logging
 import os
 import threading
+import time
+from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -86,18 +88,22 @@ def _message(event: Event) -> dict:
 
 def send_event(event_id: int) -> None:
     """Push one committed event to the blog's readers: rendered once, sent as one message."""
-    try:
-        event = events_for_rendering().get(pk=event_id)
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        _group_send(layer, event.live_blog.group_name, _message(event))
-    except Exception:
-        logger.exception("Broadcast of event %s failed; readers will catch up from the log", event_id)
+    send_events([event_id])
 
 
 def send_events(event_ids: list[int]) -> None:
-    """Push several committed events in seq order (services.publish_posts), read in one query."""
+    """Push committed events in seq order, read in one query; never raises.
+
+    A layer that fails or does not answer within SEND_TIMEOUT_SECONDS (a hung Redis) costs the
+    editor's request at most that long: the rest of the batch is skipped, and for BREAKER_SECONDS
+    no send is tried at all. Readers get the events from the log (heartbeat, catch-up) instead.
+    """
+    if time.monotonic() < _breaker.open_until:
+        _count_failure()
+        logger.warning(
+            "Channel layer failed recently; %d event(s) left to the readers' catch-up", len(event_ids)
+        )
+        return
     try:
         layer = get_channel_layer()
         if layer is None:
@@ -105,11 +111,37 @@ def send_events(event_ids: list[int]) -> None:
         for event in events_for_rendering().filter(pk__in=event_ids).order_by("seq"):
             _group_send(layer, event.live_blog.group_name, _message(event))
     except Exception:
-        logger.exception("Broadcast of %d events failed; readers will catch up from the log", len(event_ids))
+        _breaker.open_until = time.monotonic() + BREAKER_SECONDS
+        _count_failure()
+        logger.exception(
+            "Broadcast of %d event(s) failed; readers will catch up from the log", len(event_ids)
+        )
 
 
-# How long a sync caller outside the ASGI server waits for the layer before giving up (and logging).
-SEND_TIMEOUT_SECONDS = 5.0
+# How long an editor's request waits for the channel layer before giving the push up (and logging).
+SEND_TIMEOUT_SECONDS = 2.0
+# After a failed send, how long this process does not try the layer again (a hung Redis would
+# otherwise cost every save SEND_TIMEOUT_SECONDS); the heartbeat carries readers meanwhile.
+BREAKER_SECONDS = 10.0
+
+
+class _Breaker:
+    open_until = 0.0
+
+
+_breaker = _Breaker()
+# Failed pushes, per thread: the desk compares the count before and after a service call (whose
+# on_commit callbacks run in the calling thread) to tell the editor that live delivery is delayed.
+_failures = threading.local()
+
+
+def _count_failure() -> None:
+    _failures.count = failure_count() + 1
+
+
+def failure_count() -> int:
+    """How many pushes failed in this thread so far (see _failures)."""
+    return int(getattr(_failures, "count", 0))
 
 
 class _SenderLoop:
@@ -149,9 +181,13 @@ def _has_server_loop() -> bool:
     )
 
 
-def _group_send(layer, group: str, message: dict) -> None:
+async def _bounded_send(layer: BaseChannelLayer, group: str, message: dict[str, Any]) -> None:
+    await asyncio.wait_for(layer.group_send(group, message), SEND_TIMEOUT_SECONDS)
+
+
+def _group_send(layer: BaseChannelLayer, group: str, message: dict[str, Any]) -> None:
     # The in-memory layer's queues belong to the loop that reads them: keep asgiref's routing.
     if _has_server_loop() or isinstance(layer, InMemoryChannelLayer):
-        async_to_sync(layer.group_send)(group, message)
+        async_to_sync(_bounded_send)(layer, group, message)
     else:
-        _sender.run(layer.group_send(group, message), SEND_TIMEOUT_SECONDS)
+        _sender.run(_bounded_send(layer, group, message), SEND_TIMEOUT_SECONDS + 1)

@@ -18,17 +18,19 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from authors.models import Author
 from images.processing import PHOTO_WIDTHS
 
-from . import services
+from . import broadcast, services
 from .forms import ComposerForm, media_with_nonce
 from .models import LiveBlog, Post
 from .sanitize import clean_html
 
 TEMPLATE = "admin/posts/liveblog/composer.html"
+DELIVERY_DELAYED = gettext_lazy("Live delivery is delayed: readers get the post within a minute.")
 LIST_LIMIT = 50
 ACTIONS = {
     "important": lambda post, actor: services.set_important(post, True, actor=actor),
@@ -103,6 +105,7 @@ def composer_view(request, blog_id: int):
     _require(request, "add_post")
     form = ComposerForm(request.POST, request.FILES, live_blog=blog)
     post = None
+    push_failures = broadcast.failure_count()
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -116,11 +119,17 @@ def composer_view(request, blog_id: int):
             form.add_error(None, error)
     if post is not None:
         blog.refresh_from_db()
+        # Saved, but the push did not go out (the channel layer failed or hung): readers get the post
+        # from the event log within a heartbeat; the editor should know it is not instant.
+        delayed = broadcast.failure_count() > push_failures
         if not request.htmx:
             messages.success(request, _("Published: %(headline)s") % {"headline": post.headline})
+            if delayed:
+                messages.warning(request, DELIVERY_DELAYED)
             return redirect("admin:posts_liveblog_composer", blog.pk)
         context = _context(request, blog)
         context["published"] = post
+        context["delivery_delayed"] = delayed
         return TemplateResponse(request, f"{TEMPLATE}#composer-response", context)
 
     context = _context(request, blog, form)

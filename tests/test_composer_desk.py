@@ -312,3 +312,30 @@ def test_list_shows_author_avatars_and_image_thumbnails(editor_client, media_roo
     src = re.escape(author.avatar_64)
     assert re.search(rf'<img class="desk__avatar" src="{src}"\s+width="24" height="24" alt="">', row)
     assert f'src="{post.image_url(480)}"' in row and 'alt="Ein rotes Rechteck"' in row
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the push runs inside the request, as in production
+def test_a_publish_whose_push_fails_is_saved_and_says_live_delivery_is_delayed(editor_client, monkeypatch):
+    from posts import broadcast
+
+    class BrokenLayer:
+        async def group_send(self, group, message):
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(broadcast, "get_channel_layer", BrokenLayer)
+    blog = LiveBlogFactory()
+    response = editor_client.post(
+        composer_url(blog), {"headline": "Eilmeldung", "body": "<p>Text</p>"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Published: Eilmeldung" in html and "Live delivery is delayed" in html
+    assert Post.objects.filter(live_blog=blog, headline="Eilmeldung").exists()
+
+    # The next publish, with the layer back, says nothing of the kind.
+    monkeypatch.setattr(broadcast._breaker, "open_until", 0.0)
+    monkeypatch.setattr(broadcast, "get_channel_layer", lambda: None)
+    html = editor_client.post(
+        composer_url(blog), {"headline": "Zweite", "body": ""}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert "Published: Zweite" in html and "Live delivery is delayed" not in html

@@ -178,3 +178,17 @@ def test_saturated_pool_fails_with_a_clear_error_after_its_timeout():
     results, peak = run_threads(2, 2.0, DJANGO_DB_POOL_MAX_SIZE="1", DJANGO_DB_POOL_TIMEOUT="0.5")
     assert sorted(results) == ["couldn't get a connection after 0.50 sec", "ok"]
     assert peak == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_server_cancels_slow_statements_and_lock_waits():
+    # A stuck transaction holding a blog's row lock, or a runaway query, costs seconds, not minutes.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "30s"
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "10s"
+    assert connection.get_connection_params()["connect_timeout"] == 3

@@ -134,7 +134,53 @@ def test_send_event_failure_is_logged_not_raised(monkeypatch, caplog, django_cap
     with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
         publish(blog)
     assert Post.objects.filter(live_blog=blog).exists()
-    assert "readers will catch up" in caplog.text
+    assert "readers will catch up from the log" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_hung_layer_costs_the_editor_at_most_the_send_timeout(monkeypatch, caplog):
+    """A channel layer that never answers (a hung Redis): the push is given up, logged and counted."""
+    release = asyncio.Event()
+
+    class HungLayer:
+        async def group_send(self, group, message):
+            await release.wait()  # never set: the send must be cancelled
+
+    monkeypatch.setattr(broadcast, "get_channel_layer", HungLayer)
+    monkeypatch.setattr(broadcast, "SEND_TIMEOUT_SECONDS", 0.2)
+    blog = LiveBlogFactory()
+    post = services.publish_post(Post(live_blog=blog, headline="Eilmeldung"))
+    before = broadcast.failure_count()
+    with caplog.at_level(logging.ERROR):
+        broadcast.send_event(Event.objects.get(post=post).pk)
+    assert broadcast.failure_count() == before + 1
+    assert "readers will catch up from the log" in caplog.text
+
+
+@pytest.mark.django_db
+def test_after_a_failed_push_the_layer_is_left_alone_for_a_while(monkeypatch):
+    calls = []
+
+    class BrokenLayer:
+        async def group_send(self, group, message):
+            calls.append(message["seq"])
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(broadcast, "get_channel_layer", BrokenLayer)
+    blog = LiveBlogFactory()
+    events = [
+        Event.objects.get(post=services.publish_post(Post(live_blog=blog, headline=f"Meldung {n}")))
+        for n in range(3)
+    ]
+    before = broadcast.failure_count()
+    broadcast.send_events([e.pk for e in events])  # the first send fails: the rest is skipped
+    broadcast.send_event(events[0].pk)  # breaker open: the layer is not asked
+    assert calls == [1]
+    assert broadcast.failure_count() == before + 2
+
+    monkeypatch.setattr(broadcast._breaker, "open_until", 0.0)  # BREAKER_SECONDS later
+    broadcast.send_event(events[0].pk)
+    assert calls == [1, 1]
 
 
 # Sockets ------------------------------------------------------------------------------------
