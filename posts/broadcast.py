@@ -94,9 +94,9 @@ def send_event(event_id: int) -> None:
 def send_events(event_ids: list[int]) -> None:
     """Push committed events in seq order, read in one query; never raises.
 
-    A layer that fails or does not answer within SEND_TIMEOUT_SECONDS (a hung Redis) costs the
-    editor's request at most that long: the rest of the batch is skipped, and for BREAKER_SECONDS
-    no send is tried at all. Readers get the events from the log (heartbeat, catch-up) instead.
+    A layer that fails, or does not answer within SEND_TIMEOUT_SECONDS (a hung Redis), costs the
+    editor's request at most that long: the rest of the batch is skipped, and after a time-out no
+    send is tried for BREAKER_SECONDS. Readers get the events from the log (heartbeat, catch-up).
     """
     if time.monotonic() < _breaker.open_until:
         _count_failure()
@@ -110,8 +110,10 @@ def send_events(event_ids: list[int]) -> None:
             return
         for event in events_for_rendering().filter(pk__in=event_ids).order_by("seq"):
             _group_send(layer, event.live_blog.group_name, _message(event))
-    except Exception:
-        _breaker.open_until = time.monotonic() + BREAKER_SECONDS
+    except Exception as error:
+        if isinstance(error, TimeoutError):
+            # Hung, not refusing: each further try would cost a save SEND_TIMEOUT_SECONDS again.
+            _breaker.open_until = time.monotonic() + BREAKER_SECONDS
         _count_failure()
         logger.exception(
             "Broadcast of %d event(s) failed; readers will catch up from the log", len(event_ids)
@@ -120,8 +122,9 @@ def send_events(event_ids: list[int]) -> None:
 
 # How long an editor's request waits for the channel layer before giving the push up (and logging).
 SEND_TIMEOUT_SECONDS = 2.0
-# After a failed send, how long this process does not try the layer again (a hung Redis would
-# otherwise cost every save SEND_TIMEOUT_SECONDS); the heartbeat carries readers meanwhile.
+# After a send timed out, how long this process does not try the layer again (a hung Redis would
+# otherwise cost every save SEND_TIMEOUT_SECONDS); the heartbeat carries readers meanwhile. A layer
+# that refuses at once (Redis stopped) is tried every time: that costs nothing and resumes at once.
 BREAKER_SECONDS = 10.0
 
 

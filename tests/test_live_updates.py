@@ -158,28 +158,46 @@ def test_a_hung_layer_costs_the_editor_at_most_the_send_timeout(monkeypatch, cap
 
 
 @pytest.mark.django_db
-def test_after_a_failed_push_the_layer_is_left_alone_for_a_while(monkeypatch):
+def test_after_a_push_timed_out_the_layer_is_left_alone_for_a_while(monkeypatch):
     calls = []
 
-    class BrokenLayer:
+    class HungLayer:
         async def group_send(self, group, message):
             calls.append(message["seq"])
-            raise ConnectionError("redis is down")
+            await asyncio.sleep(60)
 
-    monkeypatch.setattr(broadcast, "get_channel_layer", BrokenLayer)
+    monkeypatch.setattr(broadcast, "get_channel_layer", HungLayer)
+    monkeypatch.setattr(broadcast, "SEND_TIMEOUT_SECONDS", 0.1)
     blog = LiveBlogFactory()
     events = [
         Event.objects.get(post=services.publish_post(Post(live_blog=blog, headline=f"Meldung {n}")))
         for n in range(3)
     ]
     before = broadcast.failure_count()
-    broadcast.send_events([e.pk for e in events])  # the first send fails: the rest is skipped
+    broadcast.send_events([e.pk for e in events])  # the first send times out: the rest is skipped
     broadcast.send_event(events[0].pk)  # breaker open: the layer is not asked
     assert calls == [1]
     assert broadcast.failure_count() == before + 2
 
     monkeypatch.setattr(broadcast._breaker, "open_until", 0.0)  # BREAKER_SECONDS later
     broadcast.send_event(events[0].pk)
+    assert calls == [1, 1]
+
+
+@pytest.mark.django_db
+def test_a_layer_that_refuses_at_once_is_tried_again_at_the_next_push(monkeypatch):
+    calls = []
+
+    class RefusingLayer:
+        async def group_send(self, group, message):
+            calls.append(message["seq"])
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(broadcast, "get_channel_layer", RefusingLayer)
+    blog = LiveBlogFactory()
+    first = services.publish_post(Post(live_blog=blog, headline="Eins"))
+    broadcast.send_event(Event.objects.get(post=first).pk)
+    broadcast.send_event(Event.objects.get(post=first).pk)
     assert calls == [1, 1]
 
 
