@@ -12,6 +12,8 @@ from typing import Any
 
 from django.conf import settings
 
+from ops.clients import client_ip
+
 # Defaults of the settings read below.
 MAX_SOCKETS_PER_CLIENT = 20
 MAX_FRAMES = 50
@@ -24,18 +26,12 @@ _client_sockets: dict[str, int] = {}
 def client_address(scope: Mapping[str, Any]) -> str | None:
     """The address the per-client socket cap counts under, or None when the server knows none.
 
-    `scope["client"]`, or the first X-Forwarded-For entry when `LIVEBLOG_TRUST_X_FORWARDED_FOR` is
-    on (only behind a proxy that sets that header itself).
+    The peer, or behind a trusted proxy the client it names in X-Forwarded-For (ops/clients.py).
     """
-    if getattr(settings, "LIVEBLOG_TRUST_X_FORWARDED_FOR", False):
-        for name, value in scope.get("headers", ()):
-            if name == b"x-forwarded-for":
-                first = value.decode("latin-1").split(",")[0].strip()
-                if first:
-                    return str(first)
-                break
     client = scope.get("client")
-    return str(client[0]) if client else None
+    peer = str(client[0]) if client else None
+    forwarded = [value for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"]
+    return client_ip(peer, b",".join(forwarded).decode("latin-1") if forwarded else None)
 
 
 def max_sockets_per_client() -> int:

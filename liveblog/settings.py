@@ -94,7 +94,8 @@ AXES_COOLOFF_TIME = float(os.environ.get("LIVEBLOG_LOGIN_COOLOFF_HOURS", "0.25")
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# Lockouts count the client behind our trusted proxies, not the proxy (ops/clients.py).
+AXES_CLIENT_IP_CALLABLE = "ops.clients.request_client_ip"
 
 ROOT_URLCONF = "liveblog.urls"
 
@@ -157,9 +158,9 @@ LIVEBLOG_CATCH_UP_CONCURRENCY = int(os.environ.get("LIVEBLOG_CATCH_UP_CONCURRENC
 LIVEBLOG_MAX_SOCKETS_PER_CLIENT = int(os.environ.get("LIVEBLOG_MAX_SOCKETS_PER_CLIENT", "20"))
 LIVEBLOG_WS_MAX_FRAMES = int(os.environ.get("LIVEBLOG_WS_MAX_FRAMES", "50"))
 LIVEBLOG_WS_FRAME_WINDOW = float(os.environ.get("LIVEBLOG_WS_FRAME_WINDOW", "10"))
-# Only behind a proxy that *sets* X-Forwarded-For to the peer address (nginx: $remote_addr, not
-# $proxy_add_x_forwarded_for); otherwise the first entry is whatever the client sent.
-LIVEBLOG_TRUST_X_FORWARDED_FOR = env_bool("LIVEBLOG_TRUST_X_FORWARDED_FOR")
+# Our reverse proxies (addresses or networks, e.g. "127.0.0.1,10.0.0.0/24"): X-Forwarded-For is
+# believed only from them, hop by hop from the right (ops/clients.py). Empty: never believed.
+LIVEBLOG_TRUSTED_PROXIES = env_list("LIVEBLOG_TRUSTED_PROXIES")
 
 # Two-step login (accounts/): the name authenticator apps show next to the code.
 OTP_TOTP_ISSUER = os.environ.get("LIVEBLOG_OTP_ISSUER", "Liveblog")

@@ -339,7 +339,7 @@ def test_x_forwarded_for_counts_only_when_trusted(settings):
 
     run(scenario)
 
-    settings.LIVEBLOG_TRUST_X_FORWARDED_FOR = True
+    settings.LIVEBLOG_TRUSTED_PROXIES = [proxy]
 
     async def trusted():
         first = await open_reader(blog.slug, headers=forwarded(ADDRESS), client=proxy)
@@ -355,14 +355,22 @@ def test_x_forwarded_for_counts_only_when_trusted(settings):
     run(trusted)
 
 
-def test_client_address(settings):
+def test_client_address_believes_x_forwarded_for_only_from_trusted_proxies(settings):
     scope = {"client": ("192.0.2.1", 1234), "headers": [(b"x-forwarded-for", b" 203.0.113.5 ,10.0.0.1")]}
-    settings.LIVEBLOG_TRUST_X_FORWARDED_FOR = False
-    assert clients.client_address(scope) == "192.0.2.1"
+    settings.LIVEBLOG_TRUSTED_PROXIES = []
+    assert clients.client_address(scope) == "192.0.2.1"  # nobody is trusted: the peer
     assert clients.client_address({"headers": []}) is None
-    settings.LIVEBLOG_TRUST_X_FORWARDED_FOR = True
-    assert clients.client_address(scope) == "203.0.113.5"
+    settings.LIVEBLOG_TRUSTED_PROXIES = ["192.0.2.1"]
+    # Our proxy appended 10.0.0.1, the address it saw: that is the client, whatever came before it
+    # (a client can send any X-Forwarded-For of its own).
+    assert clients.client_address(scope) == "10.0.0.1"
+    settings.LIVEBLOG_TRUSTED_PROXIES = ["192.0.2.0/24", "10.0.0.0/8"]
+    assert clients.client_address(scope) == "203.0.113.5"  # two proxies of ours: skip both hops
     assert clients.client_address({"client": ("192.0.2.1", 1), "headers": []}) == "192.0.2.1"
+    forged = {"client": ("198.51.100.7", 1), "headers": [(b"x-forwarded-for", b"203.0.113.5")]}
+    assert clients.client_address(forged) == "198.51.100.7"  # not a proxy of ours: header ignored
+    garbage = {"client": ("192.0.2.1", 1), "headers": [(b"x-forwarded-for", b"not-an-address")]}
+    assert clients.client_address(garbage) == "192.0.2.1"
 
 
 # Archiving closes the sockets -----------------------------------------------------------------------
