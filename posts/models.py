@@ -143,6 +143,10 @@ class PostQuerySet(models.QuerySet["Post"]):
     def visible(self) -> Self:
         return self.filter(deleted_at__isnull=True)
 
+    def public(self) -> Self:
+        """Posts readers may see anywhere: not deleted, in a live or archived blog."""
+        return self.visible().exclude(live_blog__state=LiveBlog.State.DRAFT)
+
     def for_display(self) -> Self:
         return self.prefetch_related(bylines()).order_by("-published_at", "-pk")
 

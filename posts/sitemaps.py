@@ -19,12 +19,7 @@ class PostSitemap(Sitemap):
     limit = 5000
 
     def items(self):
-        return (
-            Post.objects.visible()
-            .filter(live_blog__state__in=[LiveBlog.State.LIVE, LiveBlog.State.ARCHIVED])
-            .select_related("live_blog")
-            .order_by("pk")
-        )
+        return Post.objects.public().select_related("live_blog").order_by("pk")
 
     def lastmod(self, post: Post):
         return post.edited_at or post.published_at

@@ -172,10 +172,8 @@ def author_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """An author's page: who they are and their latest posts in public blogs."""
     author = get_object_or_404(Author, slug=slug)
     posts = (
-        Post.objects.visible()
-        .filter(
-            post_authors__author=author, live_blog__state__in=[LiveBlog.State.LIVE, LiveBlog.State.ARCHIVED]
-        )
+        Post.objects.public()
+        .filter(post_authors__author=author)
         .select_related("live_blog")
         .order_by("-published_at")[:20]
     )
