@@ -24,16 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REDIS_URL, _missing
+
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRE_SERVICES = os.environ.get("LIVEBLOG_REQUIRE_SERVICES") == "1"
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _missing(reason: str) -> None:
-    # As tests/conftest.py: in CI a missing service fails the run instead of skipping it.
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{reason} (LIVEBLOG_REQUIRE_SERVICES=1: services are required here)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +121,6 @@ def test_live_fanout_hub(bench_database):
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_live_fanout_group(bench_database):
-    if not (ROOT / "bench" / "group_fanout.py").exists():
-        pytest.skip("bench/group_fanout.py (the benchmark-only group fan-out) is not written yet")
     out = run_bench(
         "live_fanout",
         *("--servers", "daphne", "--fanout", "group"),
