@@ -21,6 +21,8 @@ class LiveBlogFeed(Feed):
         return get_object_or_404(LiveBlog.objects.public(), slug=slug)
 
     def __call__(self, request, *args, **kwargs):
+        # Also the feed's xml:lang: Django reads Feed.language as a plain attribute (a method there
+        # would be printed as "<bound method …>") and falls back to the active language.
         blog = self.get_object(request, *args, **kwargs)
         with translation.override(blog.language):
             return super().__call__(request, *args, **kwargs)
@@ -44,9 +46,6 @@ class LiveBlogFeed(Feed):
 
     def feed_copyright(self, blog: LiveBlog) -> str:
         return blog.credit_line
-
-    def language(self, blog: LiveBlog) -> str:  # type: ignore[override]
-        return blog.language
 
     def items(self, blog: LiveBlog):
         posts = blog.posts.visible()

@@ -50,6 +50,13 @@ def test_feed_lists_visible_posts_with_stable_ids_authors_and_content(client, bl
     assert first.updated_parsed
 
 
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_feed_declares_the_blog_language(client, blog, language):
+    LiveBlog.objects.filter(pk=blog.pk).update(language=language)
+    for path in ("/live/wahl/feed/", "/live/wahl/feed/important/"):
+        assert f'<feed xml:lang="{language}"' in client.get(path).content.decode()
+
+
 def test_edit_updates_the_entry_without_changing_its_id(client, blog):
     post = Post.objects.get(headline="Stimmung im Saal")
     before = feedparser.parse(client.get("/live/wahl/feed/").content).entries[0]
