@@ -1,7 +1,8 @@
 """The desk's login form: password, then a one-time code for editors who turned two-step login on.
 
 Two-step login is optional per editor (see views.py). django-otp stores the TOTP devices, checks
-codes and throttles guessing per device; django-axes still counts wrong passwords.
+codes and throttles guessing per device; the login lockout (lockout.py, django-axes) counts wrong
+passwords and wrong codes alike.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from .lockout import record_failed_code
 from .otp import confirmed_device, verify
 
 
@@ -37,6 +39,7 @@ class LoginForm(AdminAuthenticationForm):
             raise forms.ValidationError(self.error_messages["otp_required"], code="otp_required")
         error = verify(device, token)  # the message says why: wrong code, or too many tries
         if error:
+            record_failed_code(self.request, self.cleaned_data["username"])
             raise forms.ValidationError(error, code="otp_invalid")
         # django-otp's user_logged_in handler marks the session as verified with this device.
         user.otp_device = device

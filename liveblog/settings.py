@@ -87,13 +87,19 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
-# Login brute force: after 5 failures for the same user *or* the same address, refuse further
-# attempts for the cool-off period (and log them). A proxy must set X-Forwarded-For correctly.
+# Login brute force (accounts/lockout.py): 5 failures for one username *from one address* lock
+# that pair for the cool-off; the same editor elsewhere, and colleagues at that address, still log
+# in (a lock per username or per address alone would let an attacker lock the desk out). An
+# address whose failures name 10 different usernames is refused for everyone (credential stuffing).
 AXES_FAILURE_LIMIT = int(os.environ.get("LIVEBLOG_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("LIVEBLOG_LOGIN_COOLOFF_HOURS", "0.25"))  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+LIVEBLOG_LOGIN_ADDRESS_USER_LIMIT = int(os.environ.get("LIVEBLOG_LOGIN_ADDRESS_USER_LIMIT", "10"))
+AXES_HANDLER = "accounts.lockout.LoginLockoutHandler"
+AXES_RESET_ON_SUCCESS = True  # a good login clears its own pair's failures, nobody else's
+# Tries while locked are refused without being counted: retrying cannot stretch a lock.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"  # 429, no hint what was wrong
 # Lockouts count the client behind our trusted proxies, not the proxy (ops/clients.py).
 AXES_CLIENT_IP_CALLABLE = "ops.clients.request_client_ip"
 
