@@ -49,11 +49,19 @@ def database_from_environment(base_dir: Path) -> dict[str, Any]:
         # after DJANGO_DB_LOCK_TIMEOUT (seconds). Both surface as errors the 503 middleware answers.
         db_options = database.setdefault("OPTIONS", {})
         db_options.setdefault("connect_timeout", int(os.environ.get("DJANGO_DB_CONNECT_TIMEOUT", "3")))
+        statement_timeout = float(os.environ.get("DJANGO_DB_STATEMENT_TIMEOUT", "30"))
         db_options.setdefault(
             "options",
-            f"-c statement_timeout={int(float(os.environ.get('DJANGO_DB_STATEMENT_TIMEOUT', '30')) * 1000)} "
+            f"-c statement_timeout={int(statement_timeout * 1000)} "
             f"-c lock_timeout={int(float(os.environ.get('DJANGO_DB_LOCK_TIMEOUT', '10')) * 1000)}",
         )
+        # A *hung* server (stopped, frozen) enforces none of that, and an open connection waits for
+        # ever: our backend (liveblog/postgresql/) probes a server silent for DJANGO_DB_ANSWER_TIMEOUT
+        # seconds with a new connection and, if that gets no answer either, closes the connection
+        # (503). Any wait ends by the statement timeout plus that much.
+        answer_timeout = float(os.environ.get("DJANGO_DB_ANSWER_TIMEOUT", "3"))
+        database["ENGINE"] = "liveblog.postgresql"
+        database["WATCHDOG"] = {"answer_timeout": answer_timeout, "limit": statement_timeout + answer_timeout}
     # Live-server tests run Daphne in a child process that must find the same test database.
     database["TEST"] = {"NAME": os.environ.get("DJANGO_TEST_DATABASE", "test_liveblog")}
     if database["ENGINE"].endswith("sqlite3"):
