@@ -23,6 +23,7 @@ import logging
 from channels.db import database_sync_to_async
 from django.db import InterfaceError, OperationalError
 
+from ops import metrics
 from posts.models import LiveBlog
 
 from . import clients, protocol
@@ -57,6 +58,8 @@ class LiveBlogConsumer(ReaderSocket):
     hub: Hub | None = None
     # The address holding one of this process's per-client slots for this socket, until released.
     client: str | None = None
+    # The blog (slug) this socket counts under in the reader-sockets metric, until it ends.
+    counted_blog: str | None = None
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -91,11 +94,14 @@ class LiveBlogConsumer(ReaderSocket):
         self.hub = get_hub()
         if self.hub is not None:
             await self.hub.join(blog.pk, blog.group_name, self)
+        self.counted_blog = self.scope["url_route"]["kwargs"]["slug"]
+        metrics.reader_joined(self.counted_blog)
         # Read after joining: every event newer than this reaches the socket by push.
         seq = await last_seq(blog.pk)
         if self.hub is not None:
             self.hub.saw_seq(blog.pk, seq)
         await self.send(text_data=protocol.hello(seq))
+        metrics.frames_sent(protocol.Frame.HELLO)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Client frames are ignored; a bad one gets an error frame and does not close the socket,
@@ -108,6 +114,7 @@ class LiveBlogConsumer(ReaderSocket):
         error = frame_error(text_data)
         if error:
             await self.send(text_data=protocol.error(error))
+            metrics.frames_sent(protocol.Frame.ERROR)
 
     async def disconnect(self, code: int) -> None:
         await self.cleanup()
@@ -133,6 +140,9 @@ class LiveBlogConsumer(ReaderSocket):
         if self.client is not None:
             clients.release_client_slot(self.client)
             self.client = None
+        if self.counted_blog is not None:
+            metrics.reader_left(self.counted_blog)
+            self.counted_blog = None
         blog_hub, self.hub = self.hub, None
         if blog_hub is not None and self.blog_id is not None:
             await blog_hub.leave(self.blog_id, self)

@@ -33,6 +33,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from ops import metrics
 from posts.broadcast import MESSAGE_TYPE
 from posts.models import LiveBlog
 
@@ -121,11 +122,14 @@ class Hub:
         if blog_id in self.readers:
             self.last_seq[blog_id] = max(seq, self.last_seq.get(blog_id, 0))
 
-    async def forward(self, blog_id: int, text: str) -> None:
-        """Send one frame to every local reader of the blog; one bad socket affects only itself."""
+    async def forward(self, blog_id: int, text: str, kind: str = protocol.Frame.EVENT) -> int:
+        """Send one frame to every local reader of the blog; one bad socket affects only itself.
+
+        Returns how many readers took it; `kind` labels the frames-sent metric.
+        """
         readers = list(self.readers.get(blog_id, ()))
         if not readers:
-            return
+            return 0
         results = await asyncio.gather(
             *(asyncio.wait_for(reader.send(text_data=text), SEND_TIMEOUT) for reader in readers),
             return_exceptions=True,
@@ -135,6 +139,7 @@ class Hub:
             for reader, result in zip(readers, results, strict=True)
             if isinstance(result, BaseException)
         ]
+        metrics.frames_sent(kind, len(readers) - len(failed))
         if failed:
             # Its client reconnects and catches up from the event log.
             logger.warning(
@@ -147,6 +152,7 @@ class Hub:
             # Last: leaving with the last reader stops this very task.
             for reader in failed:
                 await self.leave(blog_id, reader)
+        return len(readers) - len(failed)
 
     async def close_blog(self, blog_id: int, code: int = Close.NORMAL) -> None:
         """Close every local socket of the blog (after its last event) and forget them."""
@@ -178,7 +184,9 @@ class Hub:
             if blog_id is None:  # no blog has readers here under None: nothing to forward
                 continue
             self.saw_seq(blog_id, message.get("seq", 0))
-            await self.forward(blog_id, protocol.event(message["event"]))
+            kind = message.get("kind") or protocol.Frame.EVENT
+            if await self.forward(blog_id, protocol.event(message["event"]), kind):
+                metrics.fanned_out(message.get("committed_at"))
             if closes_blog(message):
                 await self.close_blog(blog_id)
 
@@ -201,7 +209,7 @@ class Hub:
         for blog_id, seq in await self._read_last_seqs(blog_ids):
             self.saw_seq(blog_id, seq)
         for blog_id in blog_ids:
-            await self.forward(blog_id, protocol.ping(self.last_seq.get(blog_id, 0)))
+            await self.forward(blog_id, protocol.ping(self.last_seq.get(blog_id, 0)), protocol.Frame.PING)
 
     async def _read_last_seqs(self, blog_ids: list[int]) -> list[tuple[int, int]]:
         """The blogs' last_seq from the database; [] (logged) when it cannot answer now."""

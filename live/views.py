@@ -10,10 +10,11 @@ import threading
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
+from ops import metrics
 from posts.broadcast import events_for_rendering, render_event
 from posts.models import LiveBlog
 from posts.paging import BadParameter, parse_after
@@ -44,12 +45,17 @@ def liveblog_events(request: HttpRequest, slug: str) -> HttpResponse:
     the same answer was rendered within CATCH_UP_CACHE_SECONDS.
     """
     if not _catch_up_slots.acquire(timeout=CATCH_UP_QUEUE_SECONDS):
+        metrics.catch_up("busy")
+        metrics.unavailable("catch_up_busy")
         response = JsonResponse({"error": "busy, try again shortly"}, status=503)
         response["Retry-After"] = "2"
         response["Cache-Control"] = "no-store"
         return response
     try:
         return _events_response(request, slug)
+    except Http404:
+        metrics.catch_up("not_found")
+        raise
     finally:
         _catch_up_slots.release()
 
@@ -61,6 +67,7 @@ def _events_response(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         after = parse_after(request.GET.get("after"))
     except BadParameter as error:
+        metrics.catch_up("bad_request")
         return JsonResponse({"error": str(error)}, status=400)
     # Everything the answer depends on that the blog row carries: a new event bumps last_seq, an
     # edit of the blog (language, time zone, successor) bumps updated_at.
@@ -68,6 +75,7 @@ def _events_response(request: HttpRequest, slug: str) -> HttpResponse:
         f"liveblog:catch-up:{blog.pk}:{blog.updated_at.timestamp()}:{blog.last_seq}:{after}:"
         f"{CATCH_UP_LIMIT}:{blog.language}:{blog.time_zone}"
     )
+    outcome = "cached"
     content = cache.get(key)
     if content is None:
         with _catch_up_render_locks[hash(key) % len(_catch_up_render_locks)]:
@@ -75,6 +83,8 @@ def _events_response(request: HttpRequest, slug: str) -> HttpResponse:
             if content is None:
                 content = _render_events(blog, after)
                 cache.set(key, content, CATCH_UP_CACHE_SECONDS)
+                outcome = "rendered"
+    metrics.catch_up(outcome)
     response = HttpResponse(content, content_type="application/json")
     # Always fresh for browsers and proxies: the answer changes with every event.
     response["Cache-Control"] = "no-store"

@@ -31,6 +31,8 @@ from django.utils.deprecation import MiddlewareMixin
 from django.utils.translation import gettext as _
 from django.views import defaults
 
+from ops import metrics
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
@@ -132,6 +134,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 def _unavailable(request: HttpRequest, error: BaseException) -> HttpResponse:
     logger.warning("Database unavailable, answering 503 to %s %s: %s", request.method, request.path, error)
+    metrics.unavailable("database")
     return database_unavailable_response(request)
 
 

@@ -58,6 +58,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every record logged while answering carries the request's context, and its access
+    # line has the status and time of the response the client actually gets (ops/logs.py).
+    "ops.logs.request_log",
     "django.middleware.security.SecurityMiddleware",
     # Outermost but for HSTS & co.: every response gets the policy and the frame guard, also one
     # made from an error raised in a middleware below (and static files).
@@ -251,13 +254,45 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 
+# Logs (ops/logs.py): one JSON object per line in production (timestamp, level, logger, message,
+# the request's method/path/client, a traceback as one field), plain text for a developer.
+LOG_FORMAT = os.environ.get("LIVEBLOG_LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("LIVEBLOG_LOG_FORMAT must be json or text.")
+LOGGING_CONFIG = "ops.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "ops.logs.JsonFormatter"},
+        "text": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"},
+    },
+    "filters": {"request_context": {"()": "ops.logs.RequestContextFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        # Configured here, so Django's default console handler on it goes (it printed django.*
+        # records a second time, unformatted, with DEBUG on); they reach ours through the root.
+        "django": {"level": "INFO"},
+        "django.db.backends": {"level": "INFO"},
+        # One line per request: the structured access log in production. A developer's console
+        # has Daphne's access lines already.
+        "liveblog.access": {"level": "INFO" if LOG_FORMAT == "json" else "WARNING"},
+    },
 }
+
+# Prometheus metrics at /metrics (ops/metrics.py), per worker process. Without a token there is no
+# endpoint (404); scrapers send `Authorization: Bearer <token>`, optionally only from these
+# addresses or networks. Each sample's `worker` label: this name, else <hostname>:<pid>.
+LIVEBLOG_METRICS_TOKEN = os.environ.get("LIVEBLOG_METRICS_TOKEN", "")
+LIVEBLOG_METRICS_NETWORKS = env_list("LIVEBLOG_METRICS_NETWORKS")
+LIVEBLOG_WORKER_NAME = os.environ.get("LIVEBLOG_WORKER_NAME", "")
 
 # Rich text in the composer and the admin: only what a live-blog post needs.
 PROSE_EDITOR_EXTENSIONS = {

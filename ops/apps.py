@@ -6,3 +6,10 @@ class OpsConfig(AppConfig):
 
     name = "ops"
     verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from axes.signals import user_locked_out
+
+        from ops import metrics
+
+        user_locked_out.connect(metrics.login_locked_out, dispatch_uid="ops.metrics.login_locked_out")

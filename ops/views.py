@@ -15,9 +15,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from ops import metrics as worker_metrics
 
 READY_TIMEOUT = 1.0
 # A hung service keeps a check's thread busy; a few threads bound what hung checks can hold, and a
@@ -73,4 +76,18 @@ def readyz(request: HttpRequest) -> JsonResponse:
         except Exception:  # whatever the driver raises: the service is not usable now
             results[name] = "unavailable"
     ready = all(result == "ok" for result in results.values())
+    if not ready:
+        worker_metrics.unavailable("not_ready")
     return JsonResponse({"ready": ready, "checks": results}, status=200 if ready else 503)
+
+
+@require_safe
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """This worker's Prometheus metrics, for a scraper with the bearer token (ops/metrics.py)."""
+    refusal = worker_metrics.check_scrape_allowed(request)
+    if refusal == 404:
+        raise Http404
+    if refusal is not None:
+        return HttpResponse("forbidden\n", status=refusal, content_type="text/plain; charset=utf-8")
+    return HttpResponse(worker_metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

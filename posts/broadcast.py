@@ -25,12 +25,15 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from ops import metrics
+
 from .models import Event, LiveBlog, bylines
 
 logger = logging.getLogger(__name__)
 
 # The channel-layer message type the hubs (live/hub.py) receive: {"type", "blog_id", "seq", "kind",
-# "event"}, where "event" is render_event()'s payload.
+# "event", "committed_at"}, where "event" is render_event()'s payload and "committed_at" the wall
+# clock when the push began, right after the commit (the hubs' fan-out latency metric).
 MESSAGE_TYPE = "liveblog.event"
 
 POST_KINDS = frozenset(
@@ -76,13 +79,14 @@ def render_event(event: Event) -> dict:
     return {"seq": event.seq, "kind": event.kind, "post_id": event.post_id, "html": html}
 
 
-def _message(event: Event) -> dict:
+def _message(event: Event, committed_at: float) -> dict:
     return {
         "type": MESSAGE_TYPE,
         "blog_id": event.live_blog_id,
         "seq": event.seq,
         "kind": event.kind,
         "event": render_event(event),
+        "committed_at": committed_at,
     }
 
 
@@ -98,23 +102,31 @@ def send_events(event_ids: list[int]) -> None:
     editor's request at most that long: the rest of the batch is skipped, and after a time-out no
     send is tried for BREAKER_SECONDS. Readers get the events from the log (heartbeat, catch-up).
     """
+    committed_at = time.time()  # called on commit: the start of publish→broadcast latency
     if time.monotonic() < _breaker.open_until:
         _count_failure()
+        metrics.broadcast_failed("breaker_open", len(event_ids))
         logger.warning(
             "Channel layer failed recently; %d event(s) left to the readers' catch-up", len(event_ids)
         )
         return
+    sent = 0
     try:
         layer = get_channel_layer()
         if layer is None:
             return
         for event in events_for_rendering().filter(pk__in=event_ids).order_by("seq"):
-            _group_send(layer, event.live_blog.group_name, _message(event))
+            _group_send(layer, event.live_blog.group_name, _message(event, committed_at))
+            sent += 1
+            metrics.broadcast_sent(committed_at)
     except Exception as error:
-        if isinstance(error, TimeoutError):
+        timed_out = isinstance(error, TimeoutError)
+        if timed_out:
             # Hung, not refusing: each further try would cost a save SEND_TIMEOUT_SECONDS again.
             _breaker.open_until = time.monotonic() + BREAKER_SECONDS
+            metrics.breaker_opened()
         _count_failure()
+        metrics.broadcast_failed("timeout" if timed_out else "error", len(event_ids) - sent)
         logger.exception(
             "Broadcast of %d event(s) failed; readers will catch up from the log", len(event_ids)
         )
