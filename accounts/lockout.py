@@ -89,7 +89,7 @@ def record_failed_code(request: HttpRequest | None, username: str) -> None:
     """A wrong (or throttled) two-step code after the right password counts as a failed login.
 
     django-otp throttles guesses per device; counting them here as well keeps the code step
-    inside the same pair and address limits, so knowing a password buys no extra tries.
+    inside the same pair and address limits: a stolen password buys no extra guesses.
     """
     user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
 
