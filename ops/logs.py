@@ -24,7 +24,7 @@ import logging
 import logging.config
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
@@ -101,7 +101,7 @@ AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 def request_log(get_response: Handler | AsyncHandler) -> Handler | AsyncHandler:
     """Request context for every record logged while answering, and one access line at the end."""
     if iscoroutinefunction(get_response):
-        async_get_response: AsyncHandler = get_response  # type: ignore[assignment]
+        async_get_response = cast(AsyncHandler, get_response)
 
         async def async_middleware(request: HttpRequest) -> HttpResponseBase:
             started, token = time.monotonic(), _begin(request)
@@ -111,7 +111,7 @@ def request_log(get_response: Handler | AsyncHandler) -> Handler | AsyncHandler:
 
         return async_middleware
 
-    sync_get_response: Handler = get_response  # type: ignore[assignment]
+    sync_get_response = cast(Handler, get_response)
 
     def middleware(request: HttpRequest) -> HttpResponseBase:
         started, token = time.monotonic(), _begin(request)
