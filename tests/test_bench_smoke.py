@@ -9,7 +9,8 @@ end); live_fanout uses the test run's Redis under a fresh key prefix and deletes
 fault drills start throwaway redis-server instances (and postgres-down a throwaway cluster).
 
 All of them together: 152 s on a shared 2-core machine (load average ~4 from other work), of which
-the fault drills take ~100 s (postgres-down ~40 s: initdb, migrations, 9 s without PostgreSQL).
+the fault drills take ~100 s (postgres-down ~40 s: initdb, migrations, 9 s without PostgreSQL);
+the hung-service drills (Redis, then a throwaway PostgreSQL stopped 9 s each) add ~55 s.
 """
 
 import os
@@ -138,6 +139,8 @@ FAULT_LINES = {
     "archive": r"archive",
     "editors": r"editors",
     "postgres-down": r"postgres-down",
+    "hung-redis": r"hung-redis",
+    "hung-postgres": r"hung-postgres",
 }
 
 
@@ -169,3 +172,22 @@ def test_faults_postgres_down(bench_database):
         _missing("postgres-down runs its throwaway cluster as the postgres OS user (runuser): needs root")
     out = run_bench("faults", "--scenario", "postgres-down", "--database-url", bench_database, timeout=180)
     check_faults(out, ["postgres-down"])
+
+
+@pytest.mark.postgres
+def test_faults_hung_services(bench_database):
+    """Redis, then a throwaway PostgreSQL, hung (SIGSTOP) for 9 s under 3 readers, an editor and probes."""
+    need_redis_server()
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or not shutil.which("runuser"):
+        _missing("hung-postgres needs PostgreSQL's server binaries (/usr/lib/postgresql/*/bin) and runuser")
+    if os.geteuid() != 0:
+        _missing("hung-postgres runs its throwaway cluster as the postgres OS user (runuser): needs root")
+    scenarios = ["hung-redis", "hung-postgres"]
+    out = run_bench(
+        "faults", "--scenario", ",".join(scenarios), "--database-url", bench_database, timeout=240
+    )
+    check_faults(out, scenarios)
+    for name in scenarios:
+        line = re.search(rf"^\[{name}\] .*$", out, re.M).group(0)
+        assert re.search(r" false_saved=0 .* http_500=0 no_answer=0 ", line), line
+        assert re.search(r" hung_readyz=\S*503", line), line

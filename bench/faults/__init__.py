@@ -16,7 +16,9 @@ Scenarios, one module each (their docstrings say what they do and measure):
 - daphne-kill: daphne_kill.py;
 - archive: archive.py;
 - postgres-down: postgres_down/ (a throwaway PostgreSQL cluster; editors post over HTTP);
-- editors: editors/ (editor processes publishing while readers drop and reload at random).
+- editors: editors/ (editor processes publishing while readers drop and reload at random);
+- hung-redis, hung-postgres: hung/ (Redis or a throwaway PostgreSQL stopped with SIGSTOP: hung, not
+  refusing; the longest any request waited).
 
 The rest: __main__.py (the command line, the scenario list, the run), drill.py (Redis, Daphne,
 readers and checks shared by the scenarios), outcome.py (figures line, table), publishing.py

@@ -18,7 +18,7 @@ from bench.common import (
     smoke_defaults,
     stop_all,
 )
-from bench.faults import archive, burst, daphne_kill, editors, postgres_down, redis_faults
+from bench.faults import archive, burst, daphne_kill, editors, hung, postgres_down, redis_faults
 from bench.faults.drill import Drill
 from bench.faults.outcome import Outcome, print_table
 from bench.faults.sampler import ConnectionSampler
@@ -32,6 +32,7 @@ SCENARIOS = {
     "archive": archive.run,
     postgres_down.NAME: postgres_down.run,
     editors.NAME: editors.run,
+    **hung.RUNS,
 }
 # Scenarios with a bound of their own instead of --scenario-timeout (many runs).
 TIMEOUTS = {editors.NAME: editors.timeout}
@@ -69,6 +70,11 @@ SMOKE = {
     "editors_readers": 4,
     "editors_older_clicks": 1,
     "editors_publish_timeout": 60.0,
+    # A hung PostgreSQL costs a request about 5 s (DJANGO_DB_ANSWER_TIMEOUT + the probe): 9 s shows it.
+    "hung_readers": 3,
+    "hung_seconds": 9.0,
+    "hung_before_seconds": 1.5,
+    "hung_after_seconds": 3.0,
 }
 
 
@@ -133,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--logdir", help="keep the servers' logs here")
     postgres_down.add_arguments(parser)
     editors.add_arguments(parser)
+    hung.add_arguments(parser)
     return parser
 
 
