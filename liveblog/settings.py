@@ -16,6 +16,7 @@ from js_asset import static_lazy
 
 from liveblog.database import database_from_environment
 from liveblog.env import env_bool, env_list
+from liveblog.layers import redis_channel_layer
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -133,22 +134,7 @@ DATABASES = {"default": database_from_environment(BASE_DIR)}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py 8 defaults (100 connections, 5 s read timeout) starve the layer's
-                # blocking pops under many readers; see shared/TESTING.md.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 2000}],
-                "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "liveblog"),
-                # Messages a channel may hold before group_send silently drops more. Each process's
-                # hub has one channel for all its blogs; channels-redis's default of 100 overflowed
-                # under 4 concurrent editors (bench/faults/ editors: up to 837 drops per run,
-                # each a reader gap to catch up). 1,000 frames of a few KiB stay small for Redis.
-                "capacity": int(os.environ.get("LIVEBLOG_LAYER_CAPACITY", "1000")),
-            },
-        }
-    }
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
 else:
     # One process only: fine for `make run` and tests, never for several Daphne workers.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -234,6 +220,11 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    # Health checks (compose, orchestrators) ask a worker directly over plain HTTP: a redirect
+    # would read as "not ready". They answer nothing worth TLS.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    # Believed from anyone who reaches a worker: workers must be reachable only through the proxy,
+    # which overwrites this header (deploy/nginx/; docker-compose.yml publishes no worker port).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
