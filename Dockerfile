@@ -1,4 +1,5 @@
-# Production image for Liveblog: Daphne serving HTTP + WebSockets, static files via WhiteNoise.
+# Production image for Liveblog: Daphne serving HTTP + WebSockets. Behind nginx (docker-compose.yml)
+# the collected static files are copied into a volume nginx serves; alone, WhiteNoise serves them.
 # Configuration comes from the environment at run time (see docker-compose.yml and
 # liveblog/settings.py); nothing secret is baked into the image.
 
@@ -44,8 +45,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system --gid 10001 liveblog \
     && useradd --system --uid 10001 --gid liveblog --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin liveblog \
-    && mkdir -p /data/media \
-    && chown liveblog:liveblog /data/media
+    && mkdir -p /data/media /data/static \
+    && chown liveblog:liveblog /data/media /data/static
 
 COPY --from=build /opt/venv /opt/venv
 # Code and static files stay owned by root: the app user can read but not change them.
@@ -54,9 +55,12 @@ COPY --from=build /app /app
 WORKDIR /app
 USER liveblog
 
-# Uploaded images; mount a volume here (a new named volume inherits this directory's owner).
-VOLUME ["/data/media"]
+# Uploaded images, and the static files for nginx (compose's setup service copies them there);
+# mount volumes here (a new named volume inherits the directory's owner).
+VOLUME ["/data/media", "/data/static"]
 EXPOSE 8000
 
-# docker-compose.yml runs migrations first; this default serves only.
+# docker-compose.yml runs migrations first (its setup service); this default serves only. Never
+# --proxy-headers: Daphne would believe X-Forwarded-For from anyone (LIVEBLOG_TRUSTED_PROXIES is
+# the app's own, narrower rule).
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "liveblog.asgi:application"]

@@ -17,7 +17,7 @@ PYTHON ?= $(shell \
 export DJANGO_DEBUG ?= 1
 export DJANGO_SECRET_KEY ?= dev-only-insecure-key-for-make-run-and-tests
 
-.PHONY: run test install install-checkers demo lint format typecheck messages clean
+.PHONY: run prod test install install-checkers demo lint format typecheck messages clean
 
 $(STAMP):
 	@if [ -z "$(PYTHON)" ]; then echo "Python 3.12 or newer is needed (3.13 recommended); none found." >&2; exit 1; fi
@@ -51,6 +51,13 @@ run: demo
 	@echo "  Editors' desk: http://$(HOST):$(PORT)/admin/   login: redaktion / liveblog-demo"
 	@echo ""
 	@$(BIN)/daphne -b $(HOST) -p $(PORT) liveblog.asgi:application
+
+# The production shape on this machine (scripts/prodlike): nginx with TLS in front of one Daphne
+# worker per core, a throwaway PostgreSQL database (dropped at exit) and redis-server, production
+# settings. Needs Debian's nginx, redis-server and PostgreSQL on 127.0.0.1:5432 (user postgres).
+# `make prod PROD_ARGS="--workers 4 --port 9443"`; Ctrl-C stops everything.
+prod: install
+	@$(BIN)/python -m scripts.prodlike $(PROD_ARGS)
 
 test: install install-checkers
 	@$(BIN)/python manage.py collectstatic --noinput -v 0
