@@ -20,7 +20,7 @@ import urllib.parse
 
 import pytest
 
-from bench.backup.drill import Drill, differences, media_files
+from bench.backup.drill import ROOT, Drill, differences, media_files
 
 pytestmark = pytest.mark.postgres
 
@@ -86,6 +86,18 @@ def test_manifest_describes_the_backup(drill):
     assert manifest["database"]["server"].startswith(manifest["database"]["pg_dump"].split(".")[0])
     assert manifest["media"]["files"] == len(media_files(drill.source_media))
     assert manifest["app_commit"]
+
+
+def test_backup_refuses_a_missing_media_root(drill, tmp_path):
+    """A cron job without DJANGO_MEDIA_ROOT must not write a backup that lacks every image."""
+    env = drill.env(drill.source_url, tmp_path / "nowhere")
+    refused = drill.run(
+        [str(ROOT / "scripts" / "backup"), "--out", str(tmp_path / "out")], env, 60, check=False
+    )
+
+    assert refused.returncode == 1
+    assert "is not a directory: set DJANGO_MEDIA_ROOT" in refused.errors
+    assert not (tmp_path / "out").exists()
 
 
 def test_restore_refuses_a_database_with_content(drill, tmp_path):

@@ -191,3 +191,15 @@ def test_faults_hung_services(bench_database):
         line = re.search(rf"^\[{name}\] .*$", out, re.M).group(0)
         assert re.search(r" false_saved=0 .* http_500=0 no_answer=0 ", line), line
         assert re.search(r" hung_readyz=\S*503", line), line
+
+
+@pytest.mark.postgres
+def test_backup_drill(bench_database):
+    """The demo plus a 200-post blog backed up and restored: every page and image identical (~25 s)."""
+    server = urllib.parse.urlunsplit(urllib.parse.urlsplit(bench_database)._replace(path=""))
+    out = run_bench("backup", "--server-url", server, timeout=180)
+    assert re.search(
+        r"^\| database +\| [\d.]+ MiB +\| [\d.]+ MiB +\| [\d.]+ s +\| [\d.]+ s +\|$", out, re.M
+    ), out
+    line = r"^backup drill: PASS posts=200 photos=2 pages=\d+ differing=0 media_identical=yes$"
+    assert re.search(line, out, re.M), out

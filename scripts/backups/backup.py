@@ -64,17 +64,16 @@ def archive_media(media_root: Path, target: Path) -> dict:
     members = vanished = 0
     # Renditions are WebP, which gzip cannot shrink: the fastest level costs least for the same size.
     with tarfile.open(target, "w:gz", compresslevel=1) as tar:
-        if media_root.is_dir():
-            for directory, subdirs, files in os.walk(media_root):
-                subdirs.sort()
-                for filename in sorted(files):
-                    path = Path(directory, filename)
-                    try:
-                        tar.add(path, arcname=str(path.relative_to(media_root)), recursive=False)
-                    except FileNotFoundError:
-                        vanished += 1  # deleted since the walk listed it: see the module docstring
-                        continue
-                    members += 1
+        for directory, subdirs, files in os.walk(media_root):
+            subdirs.sort()
+            for filename in sorted(files):
+                path = Path(directory, filename)
+                try:
+                    tar.add(path, arcname=str(path.relative_to(media_root)), recursive=False)
+                except FileNotFoundError:
+                    vanished += 1  # deleted since the walk listed it: see the module docstring
+                    continue
+                members += 1
     target.chmod(0o600)
     return {"root": str(media_root), "files": members, "vanished": vanished}
 
@@ -93,6 +92,12 @@ def git_commit() -> str:
 
 
 def backup(database_url: str, media_root: Path, parent: Path) -> Path:
+    if not media_root.is_dir():
+        # Most likely DJANGO_MEDIA_ROOT is not set where this runs (cron): a backup without the
+        # images would look complete until the day it is restored.
+        raise BackupError(
+            f"media root {media_root} is not a directory: set DJANGO_MEDIA_ROOT (or --media-root)"
+        )
     started = datetime.now(UTC)
     directory = parent / started.strftime("%Y%m%dT%H%M%SZ")
     parent.mkdir(parents=True, exist_ok=True)
