@@ -10,7 +10,8 @@ server has sent nothing for `answer_timeout` seconds, the process asks it for a 
 A server that answers that is slow, not hung (a long lock wait): the wait goes on, until its own
 statement_timeout answers. One that does not answer within PROBE_SECONDS is hung: the connection is
 closed and the query raises OperationalError, which the 503 middleware answers (liveblog/middleware.py).
-A hung server thus costs a request about answer_timeout + PROBE_SECONDS. `limit` caps any wait in
+A hung server thus costs a request about answer_timeout + PROBE_SECONDS; for answer_timeout after
+that verdict, further waits give up after HUNG_GRACE_SECONDS of silence. `limit` caps any wait in
 case only our backend is stuck while the server still accepts connections.
 
 psycopg's own wait loop wakes every 0.1 s and tells the generator it drives "nothing ready"; the
@@ -32,12 +33,17 @@ logger = logging.getLogger(__name__)
 
 # How long the probe connection may take: libpq's smallest connect_timeout.
 PROBE_SECONDS = 2
+# Right after a probe found the server hung, a wait gives up after this much silence without asking
+# again. Otherwise the pool's check on checkout, which tries one idle connection after the other
+# past its own deadline, would cost answer_timeout per idle connection (measured: 10 s a request).
+HUNG_GRACE_SECONDS = 0.25
 
 
 class _Verdicts:
     """The last probe's result per server, shared by the process's connections.
 
-    A hung server makes every pooled connection ask at once; one probe answers them all.
+    A hung server makes every pooled connection ask at once; one probe answers them all. A "hung"
+    verdict holds for `fresh_for` seconds, or until any connection hears from the server again.
     """
 
     def __init__(self) -> None:
@@ -52,6 +58,15 @@ class _Verdicts:
             answered = _probe(conninfo)
             self._last[server] = (monotonic(), answered)
             return answered
+
+    def recently_hung(self, server: str, fresh_for: float) -> bool:
+        at, answered = self._last.get(server, (0.0, True))
+        return not answered and monotonic() - at < fresh_for
+
+    def heard_from(self, server: str) -> None:
+        if server in self._last:
+            with self._lock:
+                self._last.pop(server, None)
 
 
 _verdicts = _Verdicts()
@@ -81,6 +96,9 @@ class WatchedConnection(psycopg.Connection[Any]):
         return super().wait(self._watched(gen) if timeout is None else gen, interval, timeout)
 
     def _watched(self, gen: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
+        server = self._server()
+        suspect = _verdicts.recently_hung(server, self.answer_timeout)
+        patience = HUNG_GRACE_SECONDS if suspect else self.answer_timeout
         started = heard = checked = monotonic()
         try:
             state = next(gen)
@@ -89,27 +107,30 @@ class WatchedConnection(psycopg.Connection[Any]):
                 now = monotonic()
                 if ready:
                     heard = now
-                elif now - max(heard, checked) >= self.answer_timeout:
-                    self._check_server(now - heard, now - started)
+                    if suspect:  # it answers again: no more short patience for anyone
+                        _verdicts.heard_from(server)
+                        suspect, patience = False, self.answer_timeout
+                elif now - max(heard, checked) >= patience:
+                    self._check_server(server, now - heard, now - started)
                     checked = monotonic()
                 state = gen.send(ready)
         except StopIteration as done:
             return done.value
 
-    def _check_server(self, silent: float, waited: float) -> None:
+    def _check_server(self, server: str, silent: float, waited: float) -> None:
         if waited < self.limit and _verdicts.server_answers(
-            self._server(), self._probe_conninfo(), fresh_for=self.answer_timeout
+            server, self._probe_conninfo(), fresh_for=self.answer_timeout
         ):
             return
         logger.warning(
             "PostgreSQL %s sent nothing for %.1f s and does not answer a new connection either: "
             "closing this connection",
-            self._server(),
+            server,
             silent,
         )
         self.pgconn.finish()  # the pool discards a closed connection
         raise psycopg.OperationalError(
-            f"the database did not answer for {silent:.0f} s (hung?); connection closed"
+            f"the database did not answer for {silent:.1f} s (hung?); connection closed"
         )
 
     def _server(self) -> str:

@@ -60,8 +60,14 @@ class Hang:
         self.stopped = []
 
 
+async def timed_socket_probe(port: int, slug: str, timeout: float) -> str:
+    started = time.monotonic()
+    answer = await socket_probe(port, slug, timeout)
+    return f"{answer}@{time.monotonic() - started:.1f}s"
+
+
 async def hang_phase(
-    drill, out: Outcome, hang: Hang, port: int, slug: str, traffic: Traffic, readers
+    drill, out: Outcome, hang: Hang, port: int, slug: str, traffic: Traffic, readers, other_slug: str = ""
 ) -> tuple:
     """Traffic before, during and after the hang; (went, back) moments and the figures so far."""
     args = drill.args
@@ -74,7 +80,13 @@ async def hang_phase(
     try:
         await asyncio.to_thread(hang.pause)
         await asyncio.sleep(args.hung_seconds / 3)
-        out.extra_figures["probe_new_socket"] = await socket_probe(port, slug, args.hung_seconds / 2)
+        # A new reader of the blog, and (hung-redis) the first reader of another blog on this
+        # process, whose hub must join that blog's group in Redis.
+        probes = {"probe_new_socket": slug, "probe_other_blog_socket": other_slug}
+        answers = await asyncio.gather(
+            *(timed_socket_probe(port, s, args.hung_seconds / 2) for s in probes.values() if s)
+        )
+        out.extra_figures.update(zip([k for k, s in probes.items() if s], answers, strict=True))
         remaining = args.hung_seconds - (time.monotonic() - went)
         if remaining > 0:
             await asyncio.sleep(remaining)
@@ -144,6 +156,7 @@ async def run_redis(drill) -> Outcome:
         username, password = f"hung-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
         author_id = await asyncio.to_thread(make_editor, username, password, "Hung Drill")
         blog_id, slug = await asyncio.to_thread(fresh_blog, "hung-redis")
+        _, other_slug = await asyncio.to_thread(fresh_blog, "hung-redis-other")
         env = {
             **drill.env,
             "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
@@ -155,7 +168,7 @@ async def run_redis(drill) -> Outcome:
         await asyncio.to_thread(editor.login)
         readers, tasks = await drill.connect_readers(daphne.port, slug, args.hung_readers)
         traffic = Traffic(editor, daphne.port, slug, args.hung_interval)
-        went, back = await hang_phase(drill, out, hang, daphne.port, slug, traffic, readers)
+        went, back = await hang_phase(drill, out, hang, daphne.port, slug, traffic, readers, other_slug)
         await settle(out, readers, args.settle_seconds, lambda: ids_in_drill_db(blog_id))
         posts = await asyncio.to_thread(headlines_in_drill_db, blog_id)
 
