@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
 
 from scripts.prodlike.run import POSTGRES_SERVER, ProdLike, default_workers
@@ -35,11 +35,19 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def interrupted(number: int, frame: object) -> None:
+    # Once: a second Ctrl-C must not cut the clean-up short (processes, the throwaway database).
+    for each in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(each, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     options = arguments(argv)
-    stopping = threading.Event()
-    # SIGTERM ends the run as Ctrl-C does: through the context manager's stop().
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # SIGTERM ends the run as Ctrl-C does, also while it starts: through the context manager's
+    # stop(). Set for SIGINT too, which a shell ignores in background jobs (and Python with it).
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, interrupted)
     site = ProdLike(
         workers=options.workers,
         port=options.port,
@@ -67,14 +75,15 @@ def main(argv: list[str] | None = None) -> int:
 """,
                 flush=True,
             )
-            while not stopping.wait(1):
+            while True:
+                time.sleep(1)
                 dead = [
-                    w.name
-                    for w in [site.nginx, *site.workers]
-                    if w and w.process and w.process.poll() is not None
+                    p for p in [site.nginx, *site.workers] if p and p.process and p.process.poll() is not None
                 ]
+                for process in dead:  # its log goes with the run's directory: show its end first
+                    tail = process.log_path.read_text(errors="replace")[-3000:]
+                    print(f"{process.name} stopped unexpectedly:\n{tail}", file=sys.stderr)
                 if dead:
-                    print(f"stopped unexpectedly: {', '.join(dead)} (see {site.logs})", file=sys.stderr)
                     return 1
     except KeyboardInterrupt:
         pass
