@@ -103,9 +103,9 @@ def visible_posts(blog: LiveBlog) -> set[int]:
 
 
 async def start_readers(
-    site: ProdLike, slug: str, count: int
+    site: ProdLike, slug: str, count: int, **options: object
 ) -> tuple[list[ProxyReader], list[asyncio.Task]]:
-    readers = [ProxyReader(site, slug, source_address(i, PER_ADDRESS)) for i in range(count)]
+    readers = [ProxyReader(site, slug, source_address(i, PER_ADDRESS), **options) for i in range(count)]
     tasks = [asyncio.create_task(reader.run()) for reader in readers]
     await asyncio.wait_for(asyncio.gather(*(reader.ready.wait() for reader in readers)), 60)
     return readers, tasks
@@ -222,14 +222,14 @@ def test_a_killed_worker_costs_its_readers_a_reconnect_and_the_others_nothing(si
     victim, survivor = site.worker_address(0), site.worker_address(1)
 
     async def scenario() -> list[ProxyReader]:
-        readers, tasks = await start_readers(site, blog.slug, READERS // 2)
+        # Reconnects wait 1-2 s: long enough that the posts below are committed before any is back.
+        readers, tasks = await start_readers(site, blog.slug, READERS // 2, reconnect_delay=(1.0, 2.0))
         try:
             for n in range(3):
                 await asyncio.to_thread(publish, blog, f"Vorher {n}")
             await until_current(readers, 3)
             site.kill_worker(0)
-            # Published while the victim's readers are away (they wait 0.5-1.5 s to reconnect):
-            # they get these only from the event log.
+            # Published while the victim's readers are away: they get these only from the event log.
             for n in range(5):
                 await asyncio.to_thread(publish, blog, f"Währenddessen {n}")
             await until_current(readers, 8)
