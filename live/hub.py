@@ -51,6 +51,8 @@ HEARTBEAT_SECONDS = float(getattr(settings, "LIVEBLOG_HEARTBEAT_SECONDS", 25.0))
 # How long a heartbeat waits for the database (a hung server answers nothing) before it pings with
 # the seqs it knows.
 HEARTBEAT_QUERY_TIMEOUT = 5.0
+# How long a join or a leave (under the hub's lock) waits for the channel layer (a hung Redis).
+LAYER_TIMEOUT = 2.0
 # Re-join the blogs' groups this often: channels-redis forgets members after `group_expiry`, and a
 # Redis restart or FLUSHALL forgets them at once (without any error to notice). group_add is one
 # cheap Redis command per blog and process.
@@ -93,7 +95,13 @@ class Hub:
                     asyncio.create_task(self._refresh_forever()),
                 ]
             if blog_id not in self.readers:
-                await self.layer.group_add(group, self.channel)
+                try:
+                    # Under the lock every other join and leave waits: a hung Redis must not hold
+                    # them for its socket timeout. The reader gets the heartbeat meanwhile, and the
+                    # refresh (or the receive loop's retry) joins the group later.
+                    await asyncio.wait_for(self.layer.group_add(group, self.channel), LAYER_TIMEOUT)
+                except Exception:
+                    logger.warning("Could not join %s now; pushes start with the next refresh", group)
                 self.readers[blog_id] = set()
                 self.groups[blog_id] = group
             self.readers[blog_id].add(reader)
@@ -110,7 +118,7 @@ class Hub:
                 group = self.groups.pop(blog_id)
                 try:
                     assert self.channel is not None  # set by the join() that added the reader
-                    await self.layer.group_discard(group, self.channel)
+                    await asyncio.wait_for(self.layer.group_discard(group, self.channel), LAYER_TIMEOUT)
                 except Exception:
                     logger.exception("Could not leave %s; the membership will expire", group)
             if not self.readers:

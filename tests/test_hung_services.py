@@ -139,6 +139,42 @@ def test_the_layer_gives_up_on_a_hung_redis_after_its_socket_timeout(monkeypatch
     assert waited < 3 * 5.5
 
 
+def test_a_hub_lets_readers_join_a_blog_while_redis_hangs(throwaway_redis):
+    # The hub joins a blog's group under its lock: a hung Redis must not hold every other join and
+    # leave of the process for its socket timeout. The reader is registered (it gets the heartbeat).
+    import asyncio
+
+    from channels_redis.core import RedisChannelLayer
+
+    from live.hub import LAYER_TIMEOUT, Hub
+    from liveblog.layers import redis_channel_layer
+
+    url, pid = throwaway_redis
+    layer = RedisChannelLayer(**redis_channel_layer(url)["CONFIG"])
+
+    class Reader:
+        async def send(self, text_data=None, bytes_data=None):
+            pass
+
+        async def close(self, code=None, reason=None):
+            pass
+
+    async def join_and_leave() -> tuple[float, bool, float]:
+        hub, reader = Hub(layer, asyncio.get_running_loop()), Reader()
+        started = time.monotonic()
+        await hub.join(1, "hung-test-blog-1", reader)
+        joined = time.monotonic() - started
+        registered = reader in hub.readers[1]
+        started = time.monotonic()
+        await hub.leave(1, reader)
+        return joined, registered, time.monotonic() - started
+
+    with hung(pid):
+        joined, registered, left = asyncio.run(join_and_leave())
+    assert registered
+    assert joined < 3 * LAYER_TIMEOUT and left < 3 * LAYER_TIMEOUT
+
+
 @pytest.mark.django_db
 def test_readyz_names_a_hung_redis_within_a_second(client, hung_layer):
     with hung(hung_layer):
