@@ -62,6 +62,8 @@ MIDDLEWARE = [
     # Outermost: every record logged while answering carries the request's context, and its access
     # line has the status and time of the response the client actually gets (ops/logs.py).
     "ops.logs.request_log",
+    # Scrapers reach each worker by its address, not a public host name (ops/views.py).
+    "ops.views.metrics_before_host_checks",
     "django.middleware.security.SecurityMiddleware",
     # Outermost but for HSTS & co.: every response gets the policy and the frame guard, also one
     # made from an error raised in a middleware below (and static files).

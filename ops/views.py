@@ -15,7 +15,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -91,3 +91,26 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if refusal is not None:
         return HttpResponse("forbidden\n", status=refusal, content_type="text/plain; charset=utf-8")
     return HttpResponse(worker_metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_before_host_checks(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """Middleware, above SecurityMiddleware and CommonMiddleware: `/metrics` answered first.
+
+    Prometheus scrapes each worker by its own address over the private network (compose: DNS
+    service discovery of `web`, so `Host: 172.31.240.7:8000`, plain http): a Host outside
+    DJANGO_ALLOWED_HOSTS and no https. The endpoint builds nothing from the Host, so host validation
+    and the SSL redirect protect nothing here; the token and the optional networks do, and the
+    proxy answers /metrics itself with a 404 (deploy/nginx).
+    """
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if request.path_info != "/metrics":
+            return get_response(request)
+        try:
+            return metrics(request)
+        except Http404:  # plain: the site's 404 page would build links from the Host
+            return HttpResponseNotFound("not found\n", content_type="text/plain; charset=utf-8")
+
+    return middleware

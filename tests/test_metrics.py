@@ -313,3 +313,19 @@ def test_a_real_daphne_worker_serves_its_own_metrics_and_logs_json(tmp_path):
     assert [line["status"] for line in access][:1] == [403]
     assert {line["status"] for line in access[1:]} == {200}
     assert all(line["client"] == HOST and line["duration_ms"] >= 0 for line in access)
+
+
+@pytest.mark.django_db
+def test_a_scraper_reaches_a_worker_by_its_address_over_plain_http(client, settings):
+    """Prometheus finds workers by address (compose's DNS service discovery): that Host is not in
+    DJANGO_ALLOWED_HOSTS and the private network has no TLS; neither stops the scrape."""
+    settings.ALLOWED_HOSTS = ["liveblog.example.org"]
+    settings.SECURE_SSL_REDIRECT = True
+
+    scrape = scrape_response(client, HTTP_HOST="172.31.240.7:8000")
+    wrong = scrape_response(client, token="wrong", HTTP_HOST="172.31.240.7:8000")
+    page = client.get("/", HTTP_HOST="172.31.240.7:8000")
+
+    assert scrape.status_code == 200 and b"liveblog_frames_sent_total" in scrape.content
+    assert wrong.status_code == 403
+    assert page.status_code == 400  # everything else still checks the Host

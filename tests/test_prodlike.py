@@ -19,6 +19,7 @@ import os
 import secrets
 import subprocess
 import sys
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -33,7 +34,7 @@ from scripts.prodlike import ProdLike
 from scripts.prodlike.nginx import nginx_binary
 from tests.conftest import _missing
 from tests.factories import EditorFactory, LiveBlogFactory
-from tests.prodlike import Desk, ProxyReader, first_frame, open_socket
+from tests.prodlike import Desk, ProxyReader, first_frame, https_get, open_socket
 from tests.servers import redis_layer, test_database_url
 
 
@@ -253,6 +254,27 @@ def test_a_killed_worker_costs_its_readers_a_reconnect_and_the_others_nothing(si
         assert reader.workers[1:] and set(reader.workers[1:]) == {survivor}
         assert reader.catch_ups >= 1  # what it missed came from /live/<slug>/events/?after=
         assert reader.posts == posts  # 0 lost
+
+
+@through_the_proxy
+def test_metrics_are_scraped_per_worker_and_never_through_the_proxy(site):
+    token = site.env["LIVEBLOG_METRICS_TOKEN"]
+
+    through, _ = asyncio.run(https_get(site, "/metrics", "127.0.0.9"))
+    direct = [
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"http://{site.worker_address(index)}/metrics", headers={"Authorization": f"Bearer {token}"}
+            ),
+            timeout=10,
+        )
+        for index in range(2)
+    ]
+
+    assert through == 404
+    assert [answer.status for answer in direct] == [200, 200]
+    workers = {b"worker=" in answer.read() for answer in direct}
+    assert workers == {True}
 
 
 def test_compose_web_environment_passes_check_deploy():

@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with site:
             ports = ", ".join(str(worker.port) for worker in site.workers)
+            token = site.env["LIVEBLOG_METRICS_TOKEN"]
+            scrape = f'curl -H "Authorization: Bearer {token}" http://{site.worker_address(0)}/metrics'
             print(
                 f"""
   Production-like run: nginx on {site.url} in front of {len(site.workers)} Daphne workers (ports {ports})
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
   Database:       {site.database_url}{"" if options.database_url or options.keep else "  (dropped at exit)"}
   Redis:          {site.redis_url}
   Logs:           {site.logs}
+  Metrics:        {scrape}  (each worker's port)
 
   Ctrl-C stops everything.
 """,

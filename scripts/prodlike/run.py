@@ -195,6 +195,8 @@ class ProdLike:
             "DJANGO_SERVE_MEDIA": "0",
             # nginx connects to the workers from 127.0.0.1: only that hop's X-Forwarded-For counts.
             "LIVEBLOG_TRUSTED_PROXIES": HOST,
+            # Scraped per worker, on its own port (nginx refuses /metrics).
+            "LIVEBLOG_METRICS_TOKEN": secrets.token_urlsafe(32),
             **self.extra_env,
         }
 
