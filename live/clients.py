@@ -1,10 +1,14 @@
-"""Per-client limits on reader sockets: how many one address may hold, how fast it may talk.
+"""Per-client limits: how many reader sockets one address may hold, how fast it may talk, and how
+often it may catch up.
 
-Counted per process (one event loop: no awaits between read and write, so no lock is needed).
+Counted per process. Sockets live on the one event loop (no awaits between read and write, so no
+lock); catch-ups are answered in threads, so their buckets have a lock.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -18,6 +22,8 @@ from ops.clients import client_ip
 MAX_SOCKETS_PER_CLIENT = 20
 MAX_FRAMES = 50
 FRAME_WINDOW = 10.0
+CATCH_UPS_PER_CLIENT = 60
+CATCH_UP_WINDOW = 30.0
 
 # Open sockets per client address in this process.
 _client_sockets: dict[str, int] = {}
@@ -84,3 +90,50 @@ class FrameRate:
         while self._recent and self._recent[0] <= now - self.window:
             self._recent.popleft()
         return len(self._recent) > self.limit
+
+
+class CatchUpRate:
+    """A token bucket per client address: `burst` catch-ups at once, refilled at burst/window per s.
+
+    A reader catches up once per reconnect or gap, and every 10 s while it polls (3 per window),
+    so the default leaves room for a household or newsroom of readers behind one address; a client asking
+    many times a second (a scraper, a broken loop, distinct `after` values to defeat the cache) is
+    answered 429 with the seconds until its next token, which the live client treats like a 503.
+    Behind a trusted proxy the address is the client's, not the proxy's (ops/clients.py). Buckets
+    refilled to full are forgotten, so memory follows the clients active within one window.
+    """
+
+    def __init__(self, burst: int | None = None, window: float | None = None) -> None:
+        self.burst = (
+            burst
+            if burst is not None
+            else int(getattr(settings, "LIVEBLOG_CATCH_UPS_PER_CLIENT", CATCH_UPS_PER_CLIENT))
+        )
+        self.per_second = self.burst / (window if window is not None else CATCH_UP_WINDOW)
+        self._buckets: dict[str, tuple[float, float]] = {}  # client: (tokens, at)
+        self._lock = threading.Lock()
+        self._pruned = time.monotonic()
+
+    def wait_seconds(self, client: str | None) -> int:
+        """0 when `client` may catch up now (a token is taken), else whole seconds to wait."""
+        if client is None or self.burst <= 0:
+            return 0
+        now = time.monotonic()
+        with self._lock:
+            tokens, at = self._buckets.get(client, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - at) * self.per_second)
+            if tokens >= 1:
+                self._buckets[client] = (tokens - 1, now)
+                self._prune(now)
+                return 0
+            self._buckets[client] = (tokens, now)
+            return max(1, math.ceil((1 - tokens) / self.per_second))
+
+    def _prune(self, now: float) -> None:
+        full_after = self.burst / self.per_second
+        if now - self._pruned < full_after:
+            return
+        self._pruned = now
+        for client, (tokens, at) in list(self._buckets.items()):
+            if tokens + (now - at) * self.per_second >= self.burst:
+                del self._buckets[client]

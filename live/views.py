@@ -15,9 +15,12 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from ops import metrics
+from ops.clients import request_client_ip
 from posts.broadcast import events_for_rendering, render_event
 from posts.models import LiveBlog
 from posts.paging import BadParameter, parse_after
+
+from .clients import CatchUpRate
 
 # Events per catch-up response; a client that gets a full page asks again from the last seq.
 CATCH_UP_LIMIT = 500
@@ -33,6 +36,8 @@ CATCH_UP_QUEUE_SECONDS = 5.0
 CATCH_UP_CACHE_SECONDS = 5
 # Readers that miss the cache together wait for the one that renders the answer (per process).
 _catch_up_render_locks = [threading.Lock() for _ in range(16)]
+# Per client address and process (live/clients.py).
+catch_up_rate = CatchUpRate()
 
 
 @require_GET
@@ -40,17 +45,19 @@ def liveblog_events(request: HttpRequest, slug: str) -> HttpResponse:
     """The blog's events after `?after=<seq>`, in order, as the push sends them.
 
     Each event carries the post's current markup (or "" once deleted), so replaying is idempotent.
-    At most CATCH_UP_LIMIT events; `last_seq` tells the client whether to ask again. Answers 503
-    with Retry-After when the process is busy with other catch-ups. One query (the blog row) when
+    At most CATCH_UP_LIMIT events; `last_seq` tells the client whether to ask again. Answers 429
+    with Retry-After to a client asking too often, 503 with Retry-After when the process is busy
+    with other catch-ups. One query (the blog row) when
     the same answer was rendered within CATCH_UP_CACHE_SECONDS.
     """
+    wait = catch_up_rate.wait_seconds(request_client_ip(request))
+    if wait:
+        metrics.catch_up("rate_limited")
+        return _retry_later({"error": "too many catch-ups, try again later"}, 429, wait)
     if not _catch_up_slots.acquire(timeout=CATCH_UP_QUEUE_SECONDS):
         metrics.catch_up("busy")
         metrics.unavailable("catch_up_busy")
-        response = JsonResponse({"error": "busy, try again shortly"}, status=503)
-        response["Retry-After"] = "2"
-        response["Cache-Control"] = "no-store"
-        return response
+        return _retry_later({"error": "busy, try again shortly"}, 503, 2)
     try:
         return _events_response(request, slug)
     except Http404:
@@ -58,6 +65,13 @@ def liveblog_events(request: HttpRequest, slug: str) -> HttpResponse:
         raise
     finally:
         _catch_up_slots.release()
+
+
+def _retry_later(body: dict[str, str], status: int, seconds: int) -> JsonResponse:
+    response = JsonResponse(body, status=status)
+    response["Retry-After"] = str(seconds)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _events_response(request: HttpRequest, slug: str) -> HttpResponse:

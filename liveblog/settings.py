@@ -149,6 +149,9 @@ LIVEBLOG_GROUP_REFRESH_SECONDS = float(os.environ.get("LIVEBLOG_GROUP_REFRESH_SE
 # Catch-up requests (/live/<slug>/events/) served at once per process; more wait up to 5 s, then
 # get 503 + Retry-After. Bounds database connections when every reader catches up at once.
 LIVEBLOG_CATCH_UP_CONCURRENCY = int(os.environ.get("LIVEBLOG_CATCH_UP_CONCURRENCY", "8"))
+# Catch-ups one client address may make at once per process, refilled over 30 s (live/clients.py);
+# more get 429 + Retry-After. 0: no limit.
+LIVEBLOG_CATCH_UPS_PER_CLIENT = int(os.environ.get("LIVEBLOG_CATCH_UPS_PER_CLIENT", "60"))
 
 # WebSocket abuse limits (live/consumers.py): sockets per client address and process, and client
 # frames per window before that socket is closed (4008).

@@ -76,8 +76,9 @@ BREAKER_OPENS = Counter(
 CATCH_UPS = Counter(
     "liveblog_catch_up_requests",
     "Catch-up requests (/live/<slug>/events/) this worker answered, by outcome: cached (the same "
-    "answer was rendered within seconds), rendered, busy (503: too many at once), bad_request, "
-    "not_found. Requests that hit an unreachable database count under liveblog_http_503_responses.",
+    "answer was rendered within seconds), rendered, busy (503: too many at once), rate_limited "
+    "(429: this client asked too often), bad_request, not_found. Requests that hit an unreachable "
+    "database count under liveblog_http_503_responses.",
     ["outcome"],
 )
 UNAVAILABLE = Counter(

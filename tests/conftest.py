@@ -59,6 +59,15 @@ def closed_broadcast_breaker():
 
 
 @pytest.fixture(autouse=True)
+def fresh_catch_up_rate(monkeypatch):
+    # Every test is a new client as far as the per-client catch-up limit is concerned.
+    from live import views
+    from live.clients import CatchUpRate
+
+    monkeypatch.setattr(views, "catch_up_rate", CatchUpRate())
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
