@@ -23,6 +23,7 @@ import urllib.request
 from collections import Counter
 
 import pytest
+from axes.models import AccessAttempt
 from django.conf import settings as django_settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
@@ -34,7 +35,7 @@ from scripts.prodlike import ProdLike
 from scripts.prodlike.nginx import nginx_binary
 from tests.conftest import _missing
 from tests.factories import EditorFactory, LiveBlogFactory
-from tests.prodlike import Desk, ProxyReader, first_frame, https_get, open_socket
+from tests.prodlike import Desk, ProxyReader, first_frame, https_get, login_attempt, open_socket
 from tests.servers import redis_layer, test_database_url
 
 
@@ -254,6 +255,27 @@ def test_a_killed_worker_costs_its_readers_a_reconnect_and_the_others_nothing(si
         assert reader.workers[1:] and set(reader.workers[1:]) == {survivor}
         assert reader.catch_ups >= 1  # what it missed came from /live/<slug>/events/?after=
         assert reader.posts == posts  # 0 lost
+
+
+@through_the_proxy
+def test_an_attackers_failed_logins_through_the_proxy_do_not_lock_the_editor_out(site, editor):
+    """The lockout counts the (user, client) pair behind nginx: an attacker failing with the editor's
+    name, forging a new X-Forwarded-For each time, locks only itself, whichever worker answers."""
+    attacker, newsroom = "127.0.0.21", "127.0.0.22"
+
+    failures = [
+        login_attempt(site, attacker, editor.username, "wrong password", forged=f"10.9.9.{n}")
+        for n in range(5)
+    ]
+    editor_elsewhere = login_attempt(site, newsroom, editor.username, PASSWORD)
+    # Right password from the locked address, often enough for least_conn to use both workers.
+    attacker_with_password = {login_attempt(site, attacker, editor.username, PASSWORD) for _ in range(4)}
+
+    assert failures == [200, 200, 200, 200, 429]
+    assert editor_elsewhere == 302
+    assert attacker_with_password == {429}
+    # Recorded under the address nginx saw, not the forged ones.
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {attacker}
 
 
 @through_the_proxy
