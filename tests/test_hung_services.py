@@ -255,6 +255,22 @@ print(json.dumps({"after": timed(query)[0]}), flush=True)
 
 
 @pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_slow_but_live_postgres_is_waited_for():
+    # Silent past the answer timeout, but the server answers the probe: the query goes on, and
+    # only PostgreSQL's own statement_timeout could end it.
+    from django.db import connection
+
+    from liveblog.postgresql.base import WatchedConnection
+
+    with connection.cursor() as cursor:
+        assert isinstance(connection.connection, WatchedConnection)
+        seconds = connection.connection.answer_timeout + 0.5
+        cursor.execute("SELECT pg_sleep(%s), 1", [seconds])
+        assert cursor.fetchone()[1] == 1
+
+
+@pytest.mark.postgres
 def test_a_hung_postgres_costs_a_request_seconds_and_answers_503(throwaway_postgres):
     answer_timeout = 1.0  # DJANGO_DB_ANSWER_TIMEOUT; the probe of a silent server adds at most 2 s
     env = {
