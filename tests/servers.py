@@ -7,6 +7,7 @@ its own connections and sees only committed rows) with the environment `server_e
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -126,6 +128,21 @@ class DaphneServer:
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+@contextlib.contextmanager
+def daphne_servers(
+    env: dict[str, str], directory: Path, names: tuple[str, ...] = ("A", "B")
+) -> Iterator[list[DaphneServer]]:
+    """Several workers of one deployment (the same environment), stopped however the test ends."""
+    started: list[DaphneServer] = []
+    try:
+        for name in names:
+            started.append(DaphneServer(env, directory / f"daphne-{name}.log", name=name).start())
+        yield started
+    finally:
+        for server in started:
+            server.stop()
 
 
 def new_layer_prefix(kind: str = "test") -> str:

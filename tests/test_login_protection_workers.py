@@ -18,7 +18,7 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from tests.factories import EditorFactory
-from tests.servers import HOST, DaphneServer, server_env
+from tests.servers import HOST, DaphneServer, daphne_servers, server_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -36,14 +36,8 @@ def workers(tmp_path):
         LIVEBLOG_LOGIN_FAILURE_LIMIT="2",
         LIVEBLOG_LOGIN_ADDRESS_USER_LIMIT="3",
     )
-    started = []
-    try:
-        for name in ("A", "B"):
-            started.append(DaphneServer(env, tmp_path / f"daphne-{name}.log", name=name).start())
+    with daphne_servers(env, tmp_path) as started:
         yield started
-    finally:
-        for server in started:
-            server.stop()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
