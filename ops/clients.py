@@ -23,13 +23,17 @@ def _networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(proxy.strip(), strict=False) for proxy in proxies if proxy.strip())
 
 
-def _trusted(address: str) -> bool:
+def in_networks(address: str | None, networks: list[str] | tuple[str, ...]) -> bool:
+    """Whether `address` is one of `networks` (addresses or CIDR networks); never for garbage."""
     try:
-        ip = ipaddress.ip_address(address)
+        ip = ipaddress.ip_address(address or "")
     except ValueError:
         return False
-    proxies = tuple(getattr(settings, "LIVEBLOG_TRUSTED_PROXIES", ()))
-    return any(ip in network for network in _networks(proxies))
+    return any(ip in network for network in _networks(tuple(networks)))
+
+
+def _trusted(address: str) -> bool:
+    return in_networks(address, tuple(getattr(settings, "LIVEBLOG_TRUSTED_PROXIES", ())))
 
 
 def client_ip(peer: str | None, forwarded_for: str | None) -> str | None:

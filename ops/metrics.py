@@ -24,7 +24,6 @@ with its last socket), `kind`, `stage`, `reason` and `outcome` are fixed small s
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import os
 import socket
 import threading
@@ -38,7 +37,7 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_late
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from ops.clients import request_client_ip
+from ops.clients import in_networks, request_client_ip
 
 READER_SOCKETS = Gauge(
     "liveblog_reader_sockets",
@@ -194,14 +193,6 @@ def check_scrape_allowed(request: HttpRequest) -> int | None:
     ):
         return 403
     networks = getattr(settings, "LIVEBLOG_METRICS_NETWORKS", [])
-    if networks and not _address_in(request_client_ip(request), networks):
+    if networks and not in_networks(request_client_ip(request), networks):
         return 403
     return None
-
-
-def _address_in(address: str | None, networks: list[str]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    return any(ip in ipaddress.ip_network(network, strict=False) for network in networks)

@@ -15,7 +15,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -84,12 +84,15 @@ def readyz(request: HttpRequest) -> JsonResponse:
 @require_safe
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
-    """This worker's Prometheus metrics, for a scraper with the bearer token (ops/metrics.py)."""
+    """This worker's Prometheus metrics, for a scraper with the bearer token (ops/metrics.py).
+
+    Refusals are plain text: the site's error pages would build links from a Host nobody checked
+    (see metrics_before_host_checks, the only way here).
+    """
     refusal = worker_metrics.check_scrape_allowed(request)
-    if refusal == 404:
-        raise Http404
     if refusal is not None:
-        return HttpResponse("forbidden\n", status=refusal, content_type="text/plain; charset=utf-8")
+        text = b"not found\n" if refusal == 404 else b"forbidden\n"
+        return HttpResponse(text, status=refusal, content_type="text/plain; charset=utf-8")
     return HttpResponse(worker_metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
@@ -106,11 +109,6 @@ def metrics_before_host_checks(
     """
 
     def middleware(request: HttpRequest) -> HttpResponse:
-        if request.path_info != "/metrics":
-            return get_response(request)
-        try:
-            return metrics(request)
-        except Http404:  # plain: the site's 404 page would build links from the Host
-            return HttpResponseNotFound("not found\n", content_type="text/plain; charset=utf-8")
+        return metrics(request) if request.path_info == "/metrics" else get_response(request)
 
     return middleware
