@@ -47,8 +47,8 @@ def liveblog_events(request: HttpRequest, slug: str) -> HttpResponse:
     Each event carries the post's current markup (or "" once deleted), so replaying is idempotent.
     At most CATCH_UP_LIMIT events; `last_seq` tells the client whether to ask again. Answers 429
     with Retry-After to a client asking too often, 503 with Retry-After when the process is busy
-    with other catch-ups. One query (the blog row) when
-    the same answer was rendered within CATCH_UP_CACHE_SECONDS.
+    with other catch-ups. One query (the blog row) when the same answer was rendered within
+    CATCH_UP_CACHE_SECONDS.
     """
     wait = catch_up_rate.wait_seconds(request_client_ip(request))
     if wait:
