@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from bench.common.net import unchunk
+from bench.common.net import http_get
 from scripts.prodlike import WORKER_HEADER, ProdLike
 
 TIMEOUT = 15.0
@@ -41,23 +41,9 @@ def tls_context(site: ProdLike) -> ssl.SSLContext:
 
 async def https_get(site: ProdLike, path: str, source: str) -> tuple[int, bytes]:
     """One GET through nginx from `source` (Connection: close): (status, body)."""
-    stream, writer = await asyncio.open_connection(
-        "127.0.0.1", site.port, ssl=tls_context(site), local_addr=(source, 0)
+    return await http_get(
+        site.port, path, local_host=source, headers={"Accept": "application/json"}, ssl=tls_context(site)
     )
-    try:
-        writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{site.port}\r\nAccept: application/json\r\n"
-            "Connection: close\r\n\r\n".encode()
-        )
-        raw = await stream.read(-1)
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    if b"transfer-encoding: chunked" in head.lower():
-        body = unchunk(body)
-    return int(head.split(b" ", 2)[1]), body
 
 
 async def open_socket(

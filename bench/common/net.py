@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl as ssl_module
 import subprocess
 import time
 
@@ -55,13 +56,19 @@ def unchunk(body: bytes) -> bytes:
 
 
 async def http_get(
-    port: int, path: str, *, local_host: str = HOST, headers: dict[str, str] | None = None
+    port: int,
+    path: str,
+    *,
+    local_host: str = HOST,
+    headers: dict[str, str] | None = None,
+    ssl: ssl_module.SSLContext | None = None,
 ) -> tuple[int, bytes]:
     """One HTTP/1.1 GET to 127.0.0.1:`port` (Connection: close): (status, body, unchunked).
 
-    Unbounded: callers wrap it in asyncio.wait_for.
+    Over TLS with `ssl` (tests/prodlike.py, through nginx). Unbounded: callers wrap it in
+    asyncio.wait_for.
     """
-    stream, writer = await asyncio.open_connection(HOST, port, local_addr=(local_host, 0))
+    stream, writer = await asyncio.open_connection(HOST, port, ssl=ssl, local_addr=(local_host, 0))
     try:
         extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         writer.write(
