@@ -29,27 +29,7 @@ class Answer:
 
 
 class DeskEditor(Editor):
-    """postgres-down's editor (cookies, CSRF), logging in as a given user, publishing in the composer."""
-
-    def __init__(self, port: int, blog_id: int, author_id: int, username: str, password: str) -> None:
-        super().__init__(port, blog_id, author_id)
-        self.username = username
-        self.password = password
-
-    def login(self) -> None:
-        self._request("GET", "/admin/login/")
-        response = self._request(
-            "POST",
-            "/admin/login/?next=/admin/",
-            data={
-                "username": self.username,
-                "password": self.password,
-                "next": "/admin/",
-                "csrfmiddlewaretoken": self.cookies.get("csrftoken", ""),
-            },
-        )
-        if response.status_code != 302 or "sessionid" not in self.cookies:
-            raise RuntimeError(f"editor login failed: {response.status_code} {response.text[:300]}")
+    """postgres-down's editor (cookies, CSRF, login), each save in the composer timed and read."""
 
     def publish_one(self, label: str) -> Answer:
         """One post through the composer, as its htmx form sends it; what the desk said."""

@@ -33,7 +33,14 @@ class Editor:
     back over plain HTTP (the production proxy speaks HTTPS to the browser).
     """
 
-    def __init__(self, port: int, blog_id: int, author_id: int) -> None:
+    def __init__(
+        self,
+        port: int,
+        blog_id: int,
+        author_id: int,
+        username: str = EDITOR,
+        password: str = EDITOR_PASSWORD,
+    ) -> None:
         import requests
 
         self.http = requests.Session()
@@ -41,6 +48,8 @@ class Editor:
         self.origin = f"https://{HOST}:{port}"
         self.blog_id = blog_id
         self.author_id = author_id
+        self.username = username
+        self.password = password
         self.cookies: dict[str, str] = {}
 
     def _request(self, method: str, path: str, **kwargs):
@@ -70,8 +79,8 @@ class Editor:
             "POST",
             "/admin/login/?next=/admin/",
             data={
-                "username": EDITOR,
-                "password": EDITOR_PASSWORD,
+                "username": self.username,
+                "password": self.password,
                 "next": "/admin/",
                 "csrfmiddlewaretoken": self.cookies.get("csrftoken", ""),
             },
