@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import contextlib
-import os
-import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,6 +14,7 @@ from bench.faults.outcome import Outcome
 from bench.faults.postgres_down.cluster import (
     EDITOR,
     EDITOR_PASSWORD,
+    Hang,
     ThrowawayPostgres,
     posts_in_db,
     prepare_app,
@@ -38,26 +36,6 @@ def add_arguments(parser) -> None:
     group.add_argument(
         "--hung-bound", type=float, default=10.0, help="FAIL if a request waited longer while it hung, s"
     )
-
-
-class Hang:
-    """SIGSTOP of the service's processes; SIGCONT always follows (also if the drill dies)."""
-
-    def __init__(self, pids: Callable[[], list[int]]) -> None:
-        self.pids = pids
-        self.stopped: list[int] = []
-        atexit.register(self.resume)
-
-    def pause(self) -> None:
-        self.stopped = self.pids()
-        for pid in reversed(self.stopped):  # children first (a postmaster's backends)
-            os.kill(pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        for pid in self.stopped:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
-        self.stopped = []
 
 
 async def timed_socket_probe(port: int, slug: str, timeout: float) -> str:
@@ -196,7 +174,7 @@ async def run_postgres(drill) -> Outcome:
     args, out = drill.args, Outcome(POSTGRES)
     pg = ThrowawayPostgres()
     atexit.register(pg.cleanup)
-    hang = Hang(pg.server_pids)
+    hang = pg.hang
     daphne, traffic, readers, tasks = None, None, [], []
     try:
         await asyncio.to_thread(pg.init)

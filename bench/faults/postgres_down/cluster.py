@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -9,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import HOST, PYTHON, ROOT, admin_url, free_port
@@ -26,6 +28,27 @@ def postgres_bin() -> Path:
     return candidates[-1].parent
 
 
+class Hang:
+    """SIGSTOP of a service's processes (hung, not refusing: the kernel still accepts connections);
+    SIGCONT always follows (also if the drill dies). Here and in the hung drills (a redis-server)."""
+
+    def __init__(self, pids: Callable[[], list[int]]) -> None:
+        self.pids = pids
+        self.stopped: list[int] = []
+        atexit.register(self.resume)
+
+    def pause(self) -> None:
+        self.stopped = self.pids()
+        for pid in reversed(self.stopped):  # children first: none does work after the postmaster stops
+            os.kill(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        for pid in self.stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        self.stopped = []
+
+
 class ThrowawayPostgres:
     """A cluster of our own in a temporary directory, run as the `postgres` OS user."""
 
@@ -36,7 +59,7 @@ class ThrowawayPostgres:
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
         self.url = f"postgres://postgres@{HOST}:{self.port}/liveblog"
-        self.paused: list[int] = []
+        self.hang = Hang(self.server_pids)
         shutil.chown(self.root, "postgres", "postgres")
 
     def _run(self, *argv: str, timeout: float = 60.0) -> str:
@@ -103,16 +126,11 @@ class ThrowawayPostgres:
         return pids
 
     def pause(self) -> None:
-        """A hung server: every process stopped (the kernel still accepts connections)."""
-        self.paused = self.server_pids()
-        for pid in reversed(self.paused):  # children first: none does work after the postmaster stops
-            os.kill(pid, signal.SIGSTOP)
+        """A hung server: every process stopped."""
+        self.hang.pause()
 
     def resume(self) -> None:
-        for pid in self.paused:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
-        self.paused = []
+        self.hang.resume()
 
     def create_database(self) -> None:
         import psycopg
