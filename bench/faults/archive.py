@@ -10,7 +10,7 @@ import asyncio
 import time
 
 from bench.faults.outcome import Outcome
-from bench.faults.publishing import db_state, fresh_blog, publish_many
+from bench.faults.publishing import db_state, publish_many
 
 
 def archive_blog(blog_id: int) -> None:
@@ -42,10 +42,7 @@ def write_after_archive(blog_id: int) -> str:
 
 async def run(drill) -> Outcome:
     args, out = drill.args, Outcome("archive")
-    daphne = drill.start_daphne("archive")
-    blog_id, slug = await asyncio.to_thread(fresh_blog, "archive")
-    readers, tasks = await drill.connect_readers(daphne.port, slug, args.readers)
-    try:
+    async with drill.stage("archive", args.readers) as (_, blog_id, _, readers):
         await asyncio.to_thread(publish_many, blog_id, 3, "before")
         await drill.settle(blog_id, readers, 20)
         connects = sum(r.stats.connects for r in readers)
@@ -72,7 +69,4 @@ async def run(drill) -> Outcome:
         out.extra_figures["db_state"] = state
         await drill.verify(blog_id, readers, out)
         out.ok = out.ok and write == "BlogClosedError" and all(r.archived for r in readers)
-    finally:
-        await drill.stop_readers(readers, tasks)
-        daphne.stop()
     return out

@@ -12,7 +12,7 @@ import sys
 import time
 
 from bench.faults.outcome import Outcome
-from bench.faults.publishing import fresh_blog, publish_many
+from bench.faults.publishing import publish_many
 
 
 def publish_batches(blog_id: int, count: int, label: str, batch: int) -> tuple[int, float, float]:
@@ -55,12 +55,7 @@ def publish_batches(blog_id: int, count: int, label: str, batch: int) -> tuple[i
 
 async def run(drill) -> Outcome:
     args, out = drill.args, Outcome("burst")
-    daphne = drill.start_daphne("burst")
-    blog_id, slug = await asyncio.to_thread(fresh_blog, "burst")
-    readers, tasks = await drill.connect_readers(
-        daphne.port, slug, args.burst_readers, slow=args.slow_readers
-    )
-    try:
+    async with drill.stage("burst", args.burst_readers, slow=args.slow_readers) as (_, blog_id, _, readers):
         base = drill.baseline(readers)
         t0 = time.monotonic()
         if args.burst_batch:
@@ -93,7 +88,4 @@ async def run(drill) -> Outcome:
         out.extra_figures["catchup_retries"] = str(sum(r.stats.catchup_retries for r in readers))
         out.extra_figures["gap_waits_resolved_by_push"] = str(sum(r.stats.soon_skipped for r in readers))
         await drill.verify(blog_id, readers, out)
-    finally:
-        await drill.stop_readers(readers, tasks)
-        daphne.stop()
     return out

@@ -25,7 +25,7 @@ import time
 
 from bench.common import LiveReader, pct
 from bench.faults.outcome import Outcome
-from bench.faults.publishing import fresh_blog, publish_many
+from bench.faults.publishing import publish_many
 from bench.faults.sampler import statements
 
 
@@ -39,10 +39,7 @@ def triggers(readers: list[LiveReader]) -> dict[str, int]:
 
 async def run(drill) -> Outcome:
     args, out = drill.args, Outcome("daphne-kill")
-    daphne = drill.start_daphne("kill")
-    blog_id, slug = await asyncio.to_thread(fresh_blog, "kill")
-    readers, tasks = await drill.connect_readers(daphne.port, slug, args.readers)
-    try:
+    async with drill.stage("kill", args.readers) as (daphne, blog_id, slug, readers):
         await asyncio.to_thread(publish_many, blog_id, 5, "before")
         await drill.settle(blog_id, readers, 20)
         base = drill.baseline(readers)
@@ -107,7 +104,4 @@ async def run(drill) -> Outcome:
                 codes[code] = codes.get(code, 0) + 1
         out.extra_figures["close_codes"] = ",".join(f"{c}x{k}" for c, k in sorted(codes.items())) or "none"
         await drill.verify(blog_id, readers, out)
-    finally:
-        await drill.stop_readers(readers, tasks)
-        daphne.stop()
     return out

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bench.common import (
@@ -27,7 +28,7 @@ from bench.common import (
     source_address,
 )
 from bench.faults.outcome import Outcome
-from bench.faults.publishing import db_state
+from bench.faults.publishing import db_state, fresh_blog
 
 
 class Drill:
@@ -86,6 +87,23 @@ class Drill:
         self.daphne = daphne_server(free_port(), {**self.env, **extra_env}, self.logdir, name)
         self.daphne.start()
         return self.daphne
+
+    @contextlib.asynccontextmanager
+    async def stage(
+        self, name: str, count: int, *, slow: int = 0, **extra_env: str
+    ) -> AsyncIterator[tuple[Managed, int, str, list[LiveReader]]]:
+        """A Daphne and a fresh blog, both named `name`, and `count` readers of it connected:
+        (daphne, blog id, slug, readers). On the way out the readers are stopped, then Daphne."""
+        daphne = self.start_daphne(name, **extra_env)
+        readers: list[LiveReader] = []
+        tasks: list[asyncio.Task] = []
+        try:
+            blog_id, slug = await asyncio.to_thread(fresh_blog, name)
+            readers, tasks = await self.connect_readers(daphne.port, slug, count, slow)
+            yield daphne, blog_id, slug, readers
+        finally:
+            await self.stop_readers(readers, tasks)
+            daphne.stop()
 
     async def connect_readers(
         self, port: int, slug: str, count: int, slow: int = 0

@@ -14,15 +14,12 @@ import asyncio
 import time
 
 from bench.faults.outcome import Outcome
-from bench.faults.publishing import fresh_blog, publish_many
+from bench.faults.publishing import publish_many
 
 
 async def outage(drill) -> Outcome:
     args, out = drill.args, Outcome("redis-outage")
-    daphne = drill.start_daphne("outage")
-    blog_id, slug = await asyncio.to_thread(fresh_blog, "outage")
-    readers, tasks = await drill.connect_readers(daphne.port, slug, args.outage_readers)
-    try:
+    async with drill.stage("outage", args.outage_readers) as (daphne, blog_id, slug, readers):
         await asyncio.to_thread(publish_many, blog_id, 5, "before")
         await drill.settle(blog_id, readers, 15)
         base = drill.baseline(readers)
@@ -54,19 +51,14 @@ async def outage(drill) -> Outcome:
         out.catchups, _, fails = drill.catchup_figures(readers, base)
         out.extra_figures["catchup_failures"] = str(sum(fails))
         await drill.verify(blog_id, readers, out)
-    finally:
-        await drill.stop_readers(readers, tasks)
-        daphne.stop()
     return out
 
 
 async def wipe(drill) -> Outcome:
     args = drill.args
     out = Outcome(f"redis-wipe({args.wipe_mode})")
-    daphne = drill.start_daphne("wipe", LIVEBLOG_GROUP_REFRESH_SECONDS=str(args.group_refresh))
-    blog_id, slug = await asyncio.to_thread(fresh_blog, "wipe")
-    readers, tasks = await drill.connect_readers(daphne.port, slug, args.wipe_readers)
-    try:
+    extra = {"LIVEBLOG_GROUP_REFRESH_SECONDS": str(args.group_refresh)}
+    async with drill.stage("wipe", args.wipe_readers, **extra) as (daphne, blog_id, slug, readers):
         await asyncio.to_thread(publish_many, blog_id, 5, "before")
         await drill.settle(blog_id, readers, 15)
         base = drill.baseline(readers)
@@ -91,7 +83,4 @@ async def wipe(drill) -> Outcome:
         await drill.settle_or_probe(blog_id, slug, daphne.port, readers, out, wiped)
         out.catchups, _, _ = drill.catchup_figures(readers, base)
         await drill.verify(blog_id, readers, out)
-    finally:
-        await drill.stop_readers(readers, tasks)
-        daphne.stop()
     return out
