@@ -8,17 +8,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from bench.common import daphne_server, free_port, make_editor, redis_server, tally
+from bench.common import Managed, free_port, make_editor, redis_server, tally
 from bench.faults.hung.traffic import DeskEditor, Traffic, saves, wait_figures
 from bench.faults.outcome import Outcome
-from bench.faults.postgres_down.cluster import (
-    EDITOR,
-    EDITOR_PASSWORD,
-    Hang,
-    ThrowawayPostgres,
-    posts_in_db,
-    prepare_app,
-)
+from bench.faults.postgres_down.cluster import Hang, ThrowawayPostgres, posts_in_db, prepare_app
 from bench.faults.postgres_down.editor import socket_probe
 from bench.faults.publishing import db_state, fresh_blog
 
@@ -135,13 +128,12 @@ async def run_redis(drill) -> Outcome:
         author_id = await asyncio.to_thread(make_editor, username, password, "Hung Drill")
         blog_id, slug = await asyncio.to_thread(fresh_blog, "hung-redis")
         _, other_slug = await asyncio.to_thread(fresh_blog, "hung-redis-other")
-        env = {
-            **drill.env,
-            "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
-            "DJANGO_STATIC_ROOT": await asyncio.to_thread(drill.static_root),
-        }
-        daphne = drill.daphne = daphne_server(free_port(), env, drill.logdir, "hung-redis")
-        await asyncio.to_thread(daphne.start)
+        daphne = await asyncio.to_thread(
+            drill.start_daphne,
+            "hung-redis",
+            REDIS_URL=f"redis://127.0.0.1:{redis.port}/0",
+            DJANGO_STATIC_ROOT=await asyncio.to_thread(drill.static_root),
+        )
         editor = DeskEditor(daphne.port, blog_id, author_id, username, password)
         await asyncio.to_thread(editor.login)
         readers, tasks = await drill.connect_readers(daphne.port, slug, args.hung_readers)
@@ -159,12 +151,7 @@ async def run_redis(drill) -> Outcome:
         out.ok = judge(out, traffic, went, back, posts, args.hung_bound, during_ok)
         out.ok = await verify(out, readers, await asyncio.to_thread(ids_in_drill_db, blog_id)) and out.ok
     finally:
-        if traffic is not None:
-            await asyncio.to_thread(traffic.stop)
-        hang.resume()
-        await drill.stop_readers(readers, tasks)
-        if daphne is not None:
-            await asyncio.to_thread(daphne.stop)
+        await stop_drill(drill, hang, traffic, readers, tasks, daphne)
         await asyncio.to_thread(redis.stop)
     return out
 
@@ -180,16 +167,11 @@ async def run_postgres(drill) -> Outcome:
         await asyncio.to_thread(pg.init)
         await asyncio.to_thread(pg.start)
         await asyncio.to_thread(pg.create_database)
-        env = {
-            **drill.env,
-            "DATABASE_URL": pg.url,
-            "DJANGO_STATIC_ROOT": await asyncio.to_thread(drill.static_root),
-        }
-        setup = await asyncio.to_thread(prepare_app, env)
+        extra = {"DATABASE_URL": pg.url, "DJANGO_STATIC_ROOT": await asyncio.to_thread(drill.static_root)}
+        setup = await asyncio.to_thread(prepare_app, {**drill.env, **extra})
         blog_id, slug = setup["blog_id"], setup["slug"]
-        daphne = drill.daphne = daphne_server(free_port(), env, drill.logdir, "hung-postgres")
-        await asyncio.to_thread(daphne.start)
-        editor = DeskEditor(daphne.port, blog_id, setup["author_id"], EDITOR, EDITOR_PASSWORD)
+        daphne = await asyncio.to_thread(drill.start_daphne, "hung-postgres", **extra)
+        editor = DeskEditor(daphne.port, blog_id, setup["author_id"])  # prepare_app's editor
         await asyncio.to_thread(editor.login)
         readers, tasks = await drill.connect_readers(daphne.port, slug, args.hung_readers)
         traffic = Traffic(editor, daphne.port, slug, args.hung_interval)
@@ -207,14 +189,21 @@ async def run_postgres(drill) -> Outcome:
         out.ok = judge(out, traffic, went, back, set(in_db.values()), args.hung_bound, during_ok)
         out.ok = await verify(out, readers, set(in_db)) and out.ok
     finally:
-        if traffic is not None:
-            await asyncio.to_thread(traffic.stop)
-        hang.resume()
-        await drill.stop_readers(readers, tasks)
-        if daphne is not None:
-            await asyncio.to_thread(daphne.stop)
+        await stop_drill(drill, hang, traffic, readers, tasks, daphne)
         await asyncio.to_thread(pg.cleanup)
     return out
+
+
+async def stop_drill(
+    drill, hang: Hang, traffic: Traffic | None, readers, tasks, daphne: Managed | None
+) -> None:
+    """What a hung drill started around its service, stopped (the service itself is the caller's)."""
+    if traffic is not None:
+        await asyncio.to_thread(traffic.stop)
+    hang.resume()
+    await drill.stop_readers(readers, tasks)
+    if daphne is not None:
+        await asyncio.to_thread(daphne.stop)
 
 
 def ids_in_drill_db(blog_id: int) -> set[int]:
