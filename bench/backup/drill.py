@@ -18,7 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench.common.db import create_postgres_database, drop_postgres_database
+from bench.common.servers import ROOT
 
 
 @dataclass
@@ -79,14 +80,8 @@ class Drill:
             )
         return step
 
-    def admin(self, statement: str) -> None:
-        import psycopg
-
-        with psycopg.connect(f"{self.server_url}/postgres", autocommit=True, connect_timeout=5) as conn:
-            conn.execute(statement)
-
     def create_source(self) -> None:
-        self.admin(f'CREATE DATABASE "liveblog_backup_src_{self.tag}"')
+        create_postgres_database(self.source_url)
         self.source_media.mkdir(parents=True)
 
     def manage(self, *args: str, timeout: float = 300) -> Step:
@@ -160,8 +155,8 @@ class Drill:
         )
 
     def drop(self) -> None:
-        for which in ("src", "dst"):
-            self.admin(f'DROP DATABASE IF EXISTS "liveblog_backup_{which}_{self.tag}" WITH (FORCE)')
+        for url in (self.source_url, self.target_url):
+            drop_postgres_database(url)
 
     def database_bytes(self, url: str) -> int:
         return int(self.query(url, "SELECT pg_database_size(current_database())")[0][0])
@@ -188,9 +183,3 @@ def differences(before: dict[str, dict], after: dict[str, dict]) -> list[str]:
                     f"{path}: {key} differs: {str(old.get(key))[:200]!r} != {str(new.get(key))[:200]!r}"
                 )
     return lines
-
-
-def server_url(database_url: str) -> str:
-    """postgres://user[:password]@host:port of a postgres:// database URL."""
-    parts = urllib.parse.urlsplit(database_url)
-    return urllib.parse.urlunsplit(parts._replace(path="", query="", fragment=""))

@@ -3,8 +3,8 @@
 - reader.py, catchup.py: LiveReader, a reader that follows the live client (static/js/live/):
   socket, catch-up, reconnect; for the fault drills;
 - rawws.py: RawSocket, a minimal WebSocket client for fan-out latency with many sockets;
-- db.py: the servers' environment, Django in the benchmark's process, the database, a blog, an
-  editor, counting logged errors;
+- db.py: the servers' environment, Django in the benchmark's process, a database created or
+  dropped, a blog, an editor, counting logged errors;
 - servers.py: Daphne / uvicorn / a throwaway redis-server as child processes with logs, stopped
   by PID; file-descriptor limit, RSS and CPU of a process;
 - net.py: free ports, waiting for a port, source addresses 127.0.0.x, a plain HTTP GET;
@@ -15,6 +15,8 @@ from bench.common.db import (
     admin_url,
     check_local,
     count_log,
+    create_postgres_database,
+    drop_postgres_database,
     ensure_postgres_database,
     make_blog,
     make_editor,
@@ -55,9 +57,11 @@ __all__ = [
     "check_local",
     "count_log",
     "cpu_seconds",
+    "create_postgres_database",
     "csv_choices",
     "csv_ints",
     "daphne_server",
+    "drop_postgres_database",
     "ensure_postgres_database",
     "free_port",
     "http_get",

@@ -55,14 +55,31 @@ def admin_url(url: str) -> tuple[str, str]:
     return name, urllib.parse.urlunsplit(parts._replace(path="/postgres"))
 
 
-def ensure_postgres_database(url: str) -> None:
+def create_postgres_database(url: str, *, exist_ok: bool = False) -> bool:
+    """The database a postgres:// URL names, created on its server (kept if it exists and
+    `exist_ok`); whether it was created."""
     import psycopg
 
     name, admin = admin_url(url)
     with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}", flush=True)
+        if exist_ok and conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return False
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return True
+
+
+def drop_postgres_database(url: str) -> None:
+    """The database a postgres:// URL names, dropped if it exists (its sessions ended first)."""
+    import psycopg
+
+    name, admin = admin_url(url)
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def ensure_postgres_database(url: str) -> None:
+    if create_postgres_database(url, exist_ok=True):
+        print(f"created database {admin_url(url)[0]}", flush=True)
 
 
 def setup_django(env: dict[str, str] | None = None, *, migrate: bool = True) -> None:

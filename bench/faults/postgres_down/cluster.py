@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import HOST, PYTHON, ROOT, admin_url, free_port
+from bench.common import HOST, PYTHON, ROOT, create_postgres_database, free_port
 
 EDITOR = "drill-editor"
 EDITOR_PASSWORD = "drill-editor-password-not-secret"  # noqa: S105 - a throwaway cluster's user
@@ -133,11 +133,7 @@ class ThrowawayPostgres:
         self.hang.resume()
 
     def create_database(self) -> None:
-        import psycopg
-
-        _, admin = admin_url(self.url)
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-            conn.execute('CREATE DATABASE "liveblog"')
+        create_postgres_database(self.url)
 
     def cleanup(self) -> None:
         self.resume()
