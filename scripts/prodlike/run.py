@@ -20,13 +20,12 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import urllib.parse
 from pathlib import Path
 from types import TracebackType
 
-from bench.common.db import admin_url
+from bench.common.db import create_postgres_database, drop_postgres_database
 from bench.common.net import HOST, free_port
 from bench.common.servers import PYTHON, ROOT, Managed, daphne_server, redis_server
 
@@ -137,10 +136,8 @@ class ProdLike:
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def kill_worker(self, index: int) -> None:
-        worker = self.workers[index]
-        assert worker.process is not None
-        worker.process.send_signal(signal.SIGKILL)
-        worker.process.wait(timeout=10)
+        """SIGKILL, as a crashed process."""
+        self.workers[index].kill_hard(0, sigkill=True)
 
     def manage(self, *args: str) -> None:
         subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, check=True)
@@ -150,21 +147,14 @@ class ProdLike:
     def _database(self) -> None:
         if self.given_database:
             return
-        import psycopg
-
         name = f"liveblog_prodlike_{secrets.token_hex(4)}"
-        with psycopg.connect(self.postgres_server, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self.created_database = name
         parts = urllib.parse.urlsplit(self.postgres_server)
         self.database_url = urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+        create_postgres_database(self.database_url)
+        self.created_database = name
 
     def _drop_database(self) -> None:
-        import psycopg
-
-        _, server = admin_url(self.database_url)
-        with psycopg.connect(server, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.created_database}" WITH (FORCE)')
+        drop_postgres_database(self.database_url)
         self.created_database = ""
 
     def _redis(self) -> None:
