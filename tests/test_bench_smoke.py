@@ -86,6 +86,14 @@ def need_redis_server() -> None:
         _missing("the fault drills start throwaway instances of redis-server, which is not installed")
 
 
+def need_throwaway_cluster(drill: str) -> None:
+    """What bench/faults/postgres_down/cluster.py needs for a cluster of its own."""
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or not shutil.which("runuser"):
+        _missing(f"{drill} needs PostgreSQL's server binaries (/usr/lib/postgresql/*/bin) and runuser")
+    if os.geteuid() != 0:
+        _missing(f"{drill} runs its throwaway cluster as the postgres OS user (runuser): needs root")
+
+
 def test_uploads():
     out = run_bench("uploads", timeout=120)
     assert re.search(r"^png-header-50000x50000 +[\d.]+ \w*B +[\d.]+ ms .* rejected \(bomb\)", out, re.M), out
@@ -107,28 +115,21 @@ def fanout_row(server: str, fanout: str) -> str:
 
 @pytest.mark.postgres
 @pytest.mark.redis
-def test_live_fanout_hub(bench_database):
+@pytest.mark.parametrize(
+    ("servers", "fanout", "timeout"),
+    [("daphne,uvicorn", "hub", 150), ("daphne", "group", 120)],
+    ids=["hub", "group"],
+)
+def test_live_fanout(bench_database, servers, fanout, timeout):
     out = run_bench(
         "live_fanout",
-        *("--servers", "daphne,uvicorn", "--fanout", "hub"),
+        *("--servers", servers, "--fanout", fanout),
         *("--database-url", bench_database, "--redis-url", REDIS_URL),
-        timeout=150,
+        timeout=timeout,
     )
     summary = out.split("All runs:", 1)[1]
-    for server in ("daphne", "uvicorn"):
-        assert re.search(fanout_row(server, "hub"), summary, re.M), out
-
-
-@pytest.mark.postgres
-@pytest.mark.redis
-def test_live_fanout_group(bench_database):
-    out = run_bench(
-        "live_fanout",
-        *("--servers", "daphne", "--fanout", "group"),
-        *("--database-url", bench_database, "--redis-url", REDIS_URL),
-        timeout=120,
-    )
-    assert re.search(fanout_row("daphne", "group"), out.split("All runs:", 1)[1], re.M), out
+    for server in servers.split(","):
+        assert re.search(fanout_row(server, fanout), summary, re.M), out
 
 
 FAULT_LINES = {
@@ -166,10 +167,7 @@ def test_faults(bench_database):
 def test_faults_postgres_down(bench_database):
     """Its shortest run: a throwaway cluster, PostgreSQL down 9 s under 3 readers and an editor."""
     need_redis_server()
-    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or not shutil.which("runuser"):
-        _missing("postgres-down needs PostgreSQL's server binaries (/usr/lib/postgresql/*/bin) and runuser")
-    if os.geteuid() != 0:
-        _missing("postgres-down runs its throwaway cluster as the postgres OS user (runuser): needs root")
+    need_throwaway_cluster("postgres-down")
     out = run_bench("faults", "--scenario", "postgres-down", "--database-url", bench_database, timeout=180)
     check_faults(out, ["postgres-down"])
 
@@ -178,10 +176,7 @@ def test_faults_postgres_down(bench_database):
 def test_faults_hung_services(bench_database):
     """Redis, then a throwaway PostgreSQL, hung (SIGSTOP) for 9 s under 3 readers, an editor and probes."""
     need_redis_server()
-    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or not shutil.which("runuser"):
-        _missing("hung-postgres needs PostgreSQL's server binaries (/usr/lib/postgresql/*/bin) and runuser")
-    if os.geteuid() != 0:
-        _missing("hung-postgres runs its throwaway cluster as the postgres OS user (runuser): needs root")
+    need_throwaway_cluster("hung-postgres")
     scenarios = ["hung-redis", "hung-postgres"]
     out = run_bench(
         "faults", "--scenario", ",".join(scenarios), "--database-url", bench_database, timeout=240
