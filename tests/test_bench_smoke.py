@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.common.db import drop_postgres_database
 from tests.conftest import REDIS_URL, _missing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,11 +42,7 @@ def bench_database() -> str:
     password = f":{urllib.parse.quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
     url = f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{name}"
     yield url
-    import psycopg
-
-    admin = urllib.parse.urlunsplit(urllib.parse.urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_postgres_database(url)
 
 
 def run_bench(module: str, *args: str, timeout: float) -> str:
