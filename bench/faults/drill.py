@@ -85,7 +85,11 @@ class Drill:
 
     def start_daphne(self, name: str, **extra_env: str) -> Managed:
         self.daphne = daphne_server(free_port(), {**self.env, **extra_env}, self.logdir, name)
-        self.daphne.start()
+        try:
+            self.daphne.start()
+        except BaseException:
+            self.daphne.stop()  # it did not come up: not left running until the drill ends
+            raise
         return self.daphne
 
     @contextlib.asynccontextmanager

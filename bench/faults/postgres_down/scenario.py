@@ -6,7 +6,7 @@ import asyncio
 import atexit
 import time
 
-from bench.common import daphne_server, free_port, tally
+from bench.common import tally
 from bench.faults.outcome import Outcome
 from bench.faults.postgres_down.cluster import ThrowawayPostgres, posts_in_db, prepare_app
 from bench.faults.postgres_down.editor import EditingLoop, Editor, Probes, http_probe, socket_probe
@@ -53,15 +53,12 @@ async def run(drill) -> Outcome:
         await asyncio.to_thread(pg.init)
         await asyncio.to_thread(pg.start)
         await asyncio.to_thread(pg.create_database)
-        static_root = await asyncio.to_thread(drill.static_root)
-        env = {**drill.env, "DATABASE_URL": pg.url, "DJANGO_STATIC_ROOT": static_root}
+        extra = {"DATABASE_URL": pg.url, "DJANGO_STATIC_ROOT": await asyncio.to_thread(drill.static_root)}
         if args.pg_pool_timeout:
-            env["DJANGO_DB_POOL_TIMEOUT"] = args.pg_pool_timeout
-        setup = await asyncio.to_thread(prepare_app, env)
+            extra["DJANGO_DB_POOL_TIMEOUT"] = args.pg_pool_timeout
+        setup = await asyncio.to_thread(prepare_app, {**drill.env, **extra})
         blog_id, slug = setup["blog_id"], setup["slug"]
-        daphne = daphne_server(free_port(), env, drill.logdir, "pgdown")
-        drill.daphne = daphne
-        await asyncio.to_thread(daphne.start)
+        daphne = await asyncio.to_thread(drill.start_daphne, "pgdown", **extra)
         editor = Editor(daphne.port, blog_id, setup["author_id"])
         await asyncio.to_thread(editor.login)
         readers, tasks = await drill.connect_readers(daphne.port, slug, args.pg_readers)
