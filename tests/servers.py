@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,14 +23,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-HOST = "127.0.0.1"
+from bench.common.net import HOST, free_port
+
 STARTUP_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def test_database_url() -> str:
