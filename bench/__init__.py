@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.live_fanout --help
     .venv/bin/python -m bench.faults --help
     .venv/bin/python -m bench.publish_rate --help
+    .venv/bin/python -m bench.reader_page --help
     .venv/bin/python -m bench.uploads --help
 
 What they share (the reader client, Django and the database, servers, figures) is in bench.common.

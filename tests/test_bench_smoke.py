@@ -98,6 +98,15 @@ def test_uploads():
 
 
 @pytest.mark.postgres
+def test_reader_page(bench_database):
+    out = run_bench("reader_page", "--database-url", bench_database, timeout=120)
+    assert "LIVEBLOG_CATCH_UPS_PER_CLIENT=0" in out, out
+    for phase in ("page", "catch-up cached", "catch-up distinct"):
+        line = rf"^\| \S+ +\| 1 +\| {phase} +\| 2 +\| [\d.]+ +\| (\d+) +\| [\d.]+ +\|.*\| 200x\1 +\|$"
+        assert re.search(line, out, re.M), out
+
+
+@pytest.mark.postgres
 def test_publish_rate(bench_database):
     out = run_bench("publish_rate", "--database-url", bench_database, timeout=120)
     for processes in (1, 2):
